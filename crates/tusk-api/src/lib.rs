@@ -13,6 +13,7 @@ pub mod monitoring;
 pub mod patroni;
 pub mod pgbackrest;
 pub mod proxy;
+pub mod schema_check;
 pub mod status;
 pub mod users;
 pub mod validation;

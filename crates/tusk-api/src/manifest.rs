@@ -1,6 +1,7 @@
 //! Reading a PostgresCluster manifest: YAML or JSON text in, a checked and defaulted PostgresCluster out.
 
 use crate::cluster::PostgresCluster;
+use crate::schema_check;
 use crate::validation::{Violation, validate};
 use kube::Resource;
 
@@ -15,8 +16,15 @@ pub fn parse(text: &str) -> Result<PostgresCluster, Vec<Violation>> {
 }
 
 /// Like [`parse`], from an already decoded document.
+///
+/// Three passes, each reporting every problem it finds: the document against the CRD's schema (as the API
+/// server checks it), then into the Rust types, then the rules beyond the schema.
 pub fn from_value(value: serde_json::Value) -> Result<PostgresCluster, Vec<Violation>> {
     check_type(&value)?;
+    let violations = schema_check::check(&value);
+    if !violations.is_empty() {
+        return Err(violations);
+    }
     let cluster: PostgresCluster = serde_path_to_error::deserialize(value).map_err(|error| {
         let field = match error.path().to_string() {
             path if path == "." => "(document)".to_string(),

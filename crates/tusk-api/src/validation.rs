@@ -1,15 +1,14 @@
-//! Checks of a PostgresCluster that its schema cannot express, or that Tusk makes before the API server sees a
-//! manifest (`tusk render`): every violation names the field and the rule.
+//! The rules of a PostgresCluster beyond its OpenAPI schema (which `schema_check` applies): the CEL rules of the
+//! CRD, and the checks PGO makes in its operator. Every violation names the field and the rule.
 //!
-//! The API server enforces the schema (types, required fields, enums, patterns, minimums, list keys); these
-//! checks repeat the schema's rules so that offline validation gives the same answers, and add the rules PGO
-//! checks in its operator: cron syntax, one storage type per repository, references between fields, and no
-//! line breaks in anything that ends up in a configuration file.
+//! - CEL rules, repeated here so that offline validation gives the API server's answers: no `PASSWORD` in user
+//!   options, one storage type per repository, manual backups and standbys name a declared repository.
+//! - Operator rules: cron syntax of backup schedules, the cluster name is a DNS-1035 label (it names Services),
+//!   ports are at most 65535, and nothing that lands in a configuration file holds a line break or another
+//!   control character (no injected lines).
 
-use crate::cluster::{POSTGRES_VERSION_MAX, POSTGRES_VERSION_MIN, PostgresCluster};
-use crate::common::VolumeClaimSpec;
-use crate::pgbackrest::{PgBackRestRepo, REPO_NAME_PATTERN};
-use crate::users::PostgresUserSpec;
+use crate::cluster::PostgresCluster;
+use crate::pgbackrest::PgBackRestRepo;
 use croner::parser::{CronParser, Seconds, Year};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -29,7 +28,7 @@ impl fmt::Display for Violation {
     }
 }
 
-/// Checks a parsed PostgresCluster; an empty list means it is valid.
+/// Checks a parsed PostgresCluster against the rules its schema cannot hold; an empty list means it is valid.
 pub fn validate(cluster: &PostgresCluster) -> Vec<Violation> {
     let mut check = Checker::default();
     check.cluster(cluster);
@@ -49,56 +48,38 @@ impl Checker {
     fn cluster(&mut self, cluster: &PostgresCluster) {
         match cluster.metadata.name.as_deref() {
             None | Some("") => self.fail("metadata.name", "is required"),
-            Some(name) => self.dns_label("metadata.name", name, true),
+            Some(name) => self.dns_1035_label("metadata.name", name),
         }
         let spec = &cluster.spec;
-        self.range("spec.postgresVersion", spec.postgres_version.into(), POSTGRES_VERSION_MIN.into(), POSTGRES_VERSION_MAX.into());
-        self.range("spec.port", spec.port.into(), 1024, 65535);
-
-        self.min_items("spec.instances", spec.instances.len(), 1);
-        self.unique_keys("spec.instances", spec.instances.iter().map(|set| set.name.as_str()));
-        for (i, set) in spec.instances.iter().enumerate() {
-            let path = format!("spec.instances[{i}]");
-            if !set.name.is_empty() {
-                self.dns_label(&format!("{path}.name"), &set.name, false);
-            }
-            self.range(&format!("{path}.replicas"), set.replicas.into(), 1, i32::MAX.into());
-            self.claim(&format!("{path}.dataVolumeClaimSpec"), &set.data_volume_claim_spec);
-            if let Some(wal) = &set.wal_volume_claim_spec {
-                self.claim(&format!("{path}.walVolumeClaimSpec"), wal);
-            }
-        }
-
+        self.port("spec.port", spec.port);
         self.backups(cluster);
-
         if let Some(patroni) = &spec.patroni {
-            self.range("spec.patroni.leaderLeaseDurationSeconds", patroni.leader_lease_duration_seconds.into(), 3, i32::MAX.into());
-            self.range("spec.patroni.port", patroni.port.into(), 1024, 65535);
-            self.range("spec.patroni.syncPeriodSeconds", patroni.sync_period_seconds.into(), 1, i32::MAX.into());
+            self.port("spec.patroni.port", patroni.port);
             if let Some(dynamic) = &patroni.dynamic_configuration {
-                self.no_line_breaks_in_json("spec.patroni.dynamicConfiguration", &serde_json::Value::Object(dynamic.clone()));
+                for (key, value) in dynamic {
+                    self.no_control_characters_in_json(&format!("spec.patroni.dynamicConfiguration.{key}"), value);
+                }
             }
         }
-
         if let Some(proxy) = &spec.proxy {
             let bouncer = &proxy.pg_bouncer;
-            self.range("spec.proxy.pgBouncer.port", bouncer.port.into(), 1024, 65535);
-            self.range("spec.proxy.pgBouncer.replicas", bouncer.replicas.into(), 0, i32::MAX.into());
+            self.port("spec.proxy.pgBouncer.port", bouncer.port);
             if let Some(config) = &bouncer.config {
                 self.settings("spec.proxy.pgBouncer.config.global", config.global.as_ref());
                 self.settings("spec.proxy.pgBouncer.config.databases", config.databases.as_ref());
                 self.settings("spec.proxy.pgBouncer.config.users", config.users.as_ref());
             }
         }
-
-        for (i, group) in spec.supplemental_groups.iter().flatten().enumerate() {
-            self.range(&format!("spec.supplementalGroups[{i}]"), *group, 1, i32::MAX.into());
-        }
-
-        if let Some(users) = &spec.users {
-            self.unique_keys("spec.users", users.iter().map(|user| user.name.as_str()));
-            for (i, user) in users.iter().enumerate() {
-                self.user(&format!("spec.users[{i}]"), user);
+        for (i, user) in spec.users.iter().flatten().enumerate() {
+            if let Some(options) = &user.options {
+                let field = format!("spec.users[{i}].options");
+                if options.to_ascii_uppercase().contains("PASSWORD") {
+                    self.fail(field.clone(), "cannot assign password: the password lives in the user's Secret");
+                }
+                self.no_control_characters(&field, options);
+            }
+            for (j, database) in user.databases.iter().flatten().enumerate() {
+                self.no_control_characters(&format!("spec.users[{i}].databases[{j}]"), database);
             }
         }
     }
@@ -108,8 +89,6 @@ impl Checker {
         let archive = &spec.backups.pgbackrest;
         let base = "spec.backups.pgbackrest";
         self.settings(&format!("{base}.global"), archive.global.as_ref());
-        self.min_items(&format!("{base}.repos"), archive.repos.len(), 1);
-        self.unique_keys(&format!("{base}.repos"), archive.repos.iter().map(|repo| repo.name.as_str()));
         for (i, repo) in archive.repos.iter().enumerate() {
             self.repo(&format!("{base}.repos[{i}]"), repo);
         }
@@ -117,16 +96,8 @@ impl Checker {
         if let Some(manual) = &archive.manual {
             self.declared_repo(&format!("{base}.manual.repoName"), &manual.repo_name, &declared);
         }
-        if let Some(restore) = &archive.restore {
-            let field = format!("{base}.restore.repoName");
-            if restore.cluster_name.is_some() {
-                self.repo_name(&field, &restore.repo_name);
-            } else {
-                self.declared_repo(&field, &restore.repo_name, &declared);
-            }
-        }
-        if let Some(source) = spec.data_source.as_ref().and_then(|source| source.postgres_cluster.as_ref()) {
-            self.repo_name("spec.dataSource.postgresCluster.repoName", &source.repo_name);
+        if let Some(restore) = archive.restore.as_ref().filter(|restore| restore.cluster_name.is_none()) {
+            self.declared_repo(&format!("{base}.restore.repoName"), &restore.repo_name, &declared);
         }
         if let Some(standby) = &spec.standby {
             self.declared_repo("spec.standby.repoName", &standby.repo_name, &declared);
@@ -134,13 +105,9 @@ impl Checker {
     }
 
     fn repo(&mut self, path: &str, repo: &PgBackRestRepo) {
-        self.repo_name(&format!("{path}.name"), &repo.name);
         let kinds = [repo.volume.is_some(), repo.s3.is_some(), repo.gcs.is_some(), repo.azure.is_some()];
         if kinds.iter().filter(|set| **set).count() != 1 {
             self.fail(path.to_string(), "must set exactly one of volume, s3, gcs and azure");
-        }
-        if let Some(volume) = &repo.volume {
-            self.claim(&format!("{path}.volume.volumeClaimSpec"), &volume.volume_claim_spec);
         }
         if let Some(schedules) = &repo.schedules {
             for (kind, schedule) in [
@@ -148,137 +115,75 @@ impl Checker {
                 ("differential", &schedules.differential),
                 ("incremental", &schedules.incremental),
             ] {
-                if let Some(schedule) = schedule {
-                    self.cron(&format!("{path}.schedules.{kind}"), schedule);
+                if let Some(schedule) = schedule
+                    && let Err(reason) = check_cron(schedule)
+                {
+                    self.fail(
+                        format!("{path}.schedules.{kind}"),
+                        format!("{schedule:?} is not a cron schedule of five fields: {reason}"),
+                    );
                 }
             }
         }
     }
 
-    fn user(&mut self, path: &str, user: &PostgresUserSpec) {
-        self.dns_label(&format!("{path}.name"), &user.name, false);
-        if let Some(options) = &user.options {
-            if options.contains(';') {
-                self.fail(format!("{path}.options"), "must not contain ';'");
-            }
-            if options.to_ascii_uppercase().contains("PASSWORD") {
-                self.fail(format!("{path}.options"), "cannot assign password: PASSWORD is not allowed, the password lives in the user's Secret");
-            }
-            self.no_line_breaks(&format!("{path}.options"), options);
-        }
-        let databases = user.databases.as_deref().unwrap_or_default();
-        let mut seen = BTreeSet::new();
-        for (i, database) in databases.iter().enumerate() {
-            let field = format!("{path}.databases[{i}]");
-            if database.is_empty() || database.len() > 63 {
-                self.fail(field.clone(), "must be 1 to 63 bytes long");
-            }
-            if !seen.insert(database.as_str()) {
-                self.fail(field.clone(), format!("duplicate database {database:?}"));
-            }
-            self.no_line_breaks(&field, database);
-        }
-    }
-
-    fn claim(&mut self, path: &str, claim: &VolumeClaimSpec) {
-        if claim.0.access_modes.as_ref().is_none_or(Vec::is_empty) {
-            self.fail(format!("{path}.accessModes"), "is required");
-        }
-        if claim.0.resources.is_none() {
-            self.fail(format!("{path}.resources"), "is required");
-        }
-    }
-
-    fn repo_name(&mut self, field: &str, name: &str) -> bool {
-        let valid = matches!(name, "repo1" | "repo2" | "repo3" | "repo4");
-        if !valid {
-            self.fail(field.to_string(), format!("must be repo1, repo2, repo3 or repo4 (pattern {REPO_NAME_PATTERN}), not {name:?}"));
-        }
-        valid
-    }
-
-    /// A repository name that must also be one of the cluster's own repositories.
+    /// A repository name that must be one of the cluster's own repositories.
     fn declared_repo(&mut self, field: &str, name: &str, declared: &BTreeSet<&str>) {
-        if self.repo_name(field, name) && !declared.contains(name) {
+        if !declared.contains(name) {
             self.fail(field.to_string(), format!("{name:?} is not one of spec.backups.pgbackrest.repos"));
         }
     }
 
-    fn cron(&mut self, field: &str, schedule: &str) {
-        if let Err(reason) = check_cron(schedule) {
-            self.fail(field.to_string(), format!("{schedule:?} is not a cron schedule of five fields: {reason}"));
+    fn port(&mut self, field: &str, port: i32) {
+        if port > i32::from(u16::MAX) {
+            self.fail(field.to_string(), format!("must be at most 65535, not {port}"));
         }
     }
 
-    fn range(&mut self, field: &str, value: i64, min: i64, max: i64) {
-        if value < min || value > max {
-            let rule = if max == i64::from(i32::MAX) {
-                format!("must be at least {min}, not {value}")
-            } else {
-                format!("must be between {min} and {max}, not {value}")
-            };
-            self.fail(field.to_string(), rule);
-        }
-    }
-
-    fn min_items(&mut self, field: &str, len: usize, min: usize) {
-        if len < min {
-            self.fail(field.to_string(), format!("must have at least {min} item(s)"));
-        }
-    }
-
-    fn unique_keys<'a>(&mut self, field: &str, keys: impl Iterator<Item = &'a str>) {
-        let mut seen = BTreeSet::new();
-        for (i, key) in keys.enumerate() {
-            if !seen.insert(key) {
-                self.fail(format!("{field}[{i}].name"), format!("duplicate name {key:?}"));
-            }
-        }
-    }
-
-    /// A name that becomes part of object names: a lowercase DNS label (RFC 1123, or RFC 1035 when it must
-    /// start with a letter, as Service names do).
-    fn dns_label(&mut self, field: &str, value: &str, starts_with_letter: bool) {
+    /// The cluster name prefixes Service names, which are DNS-1035 labels.
+    fn dns_1035_label(&mut self, field: &str, value: &str) {
         let chars_ok = value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        let ends_ok = !value.starts_with('-') && !value.ends_with('-');
-        let first_ok = !starts_with_letter || value.starts_with(|c: char| c.is_ascii_lowercase());
-        if value.is_empty() || value.len() > 63 || !chars_ok || !ends_ok || !first_ok {
-            let what = if starts_with_letter { "start with a letter, " } else { "" };
+        let first_ok = value.starts_with(|c: char| c.is_ascii_lowercase());
+        if value.len() > 63 || !chars_ok || !first_ok || value.ends_with('-') {
             self.fail(
                 field.to_string(),
-                format!("{value:?} must be 1 to 63 lowercase letters, digits and '-', {what}start and end with a letter or digit"),
+                format!(
+                    "{value:?} must be at most 63 lowercase letters, digits and '-', start with a letter and end \
+                     with a letter or digit: it names the cluster's Services"
+                ),
             );
         }
     }
 
     fn settings(&mut self, field: &str, settings: Option<&BTreeMap<String, String>>) {
         for (key, value) in settings.into_iter().flatten() {
+            let path = format!("{field}.{key}");
             if key.is_empty() || key.chars().any(|c| c.is_control() || c == '=' || c == '[' || c == ']') {
-                self.fail(format!("{field}.{key}"), "a setting's name must be non-empty, without '=', brackets or control characters");
+                self.fail(path.clone(), "a setting's name must be non-empty, without '=', brackets or control characters");
             }
-            self.no_line_breaks(&format!("{field}.{key}"), value);
+            self.no_control_characters(&path, value);
         }
     }
 
-    fn no_line_breaks(&mut self, field: &str, value: &str) {
+    fn no_control_characters(&mut self, field: &str, value: &str) {
         if value.chars().any(char::is_control) {
             self.fail(field.to_string(), "must not contain line breaks or other control characters");
         }
     }
 
-    fn no_line_breaks_in_json(&mut self, field: &str, value: &serde_json::Value) {
+    fn no_control_characters_in_json(&mut self, field: &str, value: &serde_json::Value) {
         match value {
-            serde_json::Value::String(text) => self.no_line_breaks(field, text),
+            serde_json::Value::String(text) => self.no_control_characters(field, text),
             serde_json::Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    self.no_line_breaks_in_json(&format!("{field}[{i}]"), item);
+                    self.no_control_characters_in_json(&format!("{field}[{i}]"), item);
                 }
             }
             serde_json::Value::Object(map) => {
                 for (key, item) in map {
                     let path = format!("{field}.{key}");
-                    self.no_line_breaks(&path, key);
-                    self.no_line_breaks_in_json(&path, item);
+                    self.no_control_characters(&path, key);
+                    self.no_control_characters_in_json(&path, item);
                 }
             }
             _ => {}
