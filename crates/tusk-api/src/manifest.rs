@@ -53,3 +53,54 @@ fn check_type(value: &serde_json::Value) -> Result<(), Vec<Violation>> {
     }
     if violations.is_empty() { Ok(()) } else { Err(violations) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    const HIPPO: &str = "
+apiVersion: postgres-operator.crunchydata.com/v1beta1
+kind: PostgresCluster
+metadata: {name: hippo}
+spec:
+  postgresVersion: 15
+  instances:
+  - dataVolumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+  backups:
+    pgbackrest:
+      repos:
+      - name: repo1
+        volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}
+  patroni: {}
+  proxy: {pgBouncer: {}}
+";
+
+    #[test]
+    fn defaults_are_those_of_pgo_schema() {
+        let cluster = parse(HIPPO).expect("hippo is valid");
+        let spec = &cluster.spec;
+        assert_eq!(spec.port, 5432);
+        assert_eq!(spec.instances[0].name, "");
+        assert_eq!(spec.instances[0].replicas, 1);
+        let patroni = spec.patroni.as_ref().unwrap();
+        assert_eq!((patroni.port, patroni.leader_lease_duration_seconds, patroni.sync_period_seconds), (8008, 30, 10));
+        let bouncer = &spec.proxy.as_ref().unwrap().pg_bouncer;
+        assert_eq!((bouncer.port, bouncer.replicas), (5432, 1));
+    }
+
+    #[test]
+    fn every_violation_is_reported_at_once() {
+        let broken = HIPPO.replace("postgresVersion: 15", "postgresVersion: 9").replace("name: repo1", "name: repo7");
+        let violations = parse(&broken).expect_err("two mistakes");
+        let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["spec.backups.pgbackrest.repos[0].name", "spec.postgresVersion"]);
+    }
+
+    #[test]
+    fn a_document_that_is_not_a_postgrescluster_says_so() {
+        let violations = parse("apiVersion: v1\nkind: ConfigMap\n").expect_err("not a PostgresCluster");
+        let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["apiVersion", "kind"]);
+        assert!(parse(": : :").is_err());
+    }
+}
