@@ -108,6 +108,7 @@ pub struct PostgresClusterSpec {
     /// Users to create in PostgreSQL, and the databases they may use. When omitted, a user and a database
     /// named after the cluster are created. Removing a user from the list does not drop it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub users: Option<Vec<PostgresUserSpec>>,
     /// The monitoring tools.

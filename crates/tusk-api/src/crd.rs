@@ -49,6 +49,7 @@ fn rewrite(node: &mut Value) {
         Value::Object(map) => {
             map.values_mut().for_each(rewrite);
             whole_numbers(map);
+            free_form(map);
             if is_quantity(map) {
                 *node = quantity();
             } else {
@@ -59,6 +60,16 @@ fn rewrite(node: &mut Value) {
             }
         }
         _ => {}
+    }
+}
+
+/// A free-form object (`x-kubernetes-preserve-unknown-fields`) must not also say `additionalProperties: true`:
+/// the API server would then keep its keys but prune everything below them.
+fn free_form(map: &mut serde_json::Map<String, Value>) {
+    if map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
+        && map.get("additionalProperties") == Some(&Value::Bool(true))
+    {
+        map.remove("additionalProperties");
     }
 }
 

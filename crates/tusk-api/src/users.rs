@@ -25,7 +25,7 @@ pub struct PostgresUserSpec {
     /// lives in the Secret. Ignored for the `postgres` user. More info:
     /// https://www.postgresql.org/docs/current/role-attributes.html
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(USER_OPTIONS_PATTERN))]
+    #[schemars(pattern(USER_OPTIONS_PATTERN), length(max = 200))]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "!self.matches('(?i)PASSWORD')",
         "message": "cannot assign password"

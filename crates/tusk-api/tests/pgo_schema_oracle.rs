@@ -17,6 +17,8 @@ const DELIBERATE: &[(&str, &str, &str)] = &[
     (".spec.instances[].name", "pattern", "a set name is part of object names, so it must be a DNS label"),
     (".spec.instances[].name", "maxLength", "a set name is part of object names, so it must be a DNS label"),
     (".spec.backups.pgbackrest.repos", "maxItems", "four repository names exist"),
+    (".spec.users", "maxItems", "bounds the cost of the PASSWORD rule, which the API server estimates per item"),
+    (".spec.users[].options", "maxLength", "bounds the cost of the PASSWORD rule (CEL on an unbounded string is rejected)"),
     (".spec.backups.pgbackrest.restore", "required", "`enabled` has a default, so it need not be sent"),
     (".spec.postgresVersion", "format", "int32 says what the maximum already says; the same values are accepted"),
 ];

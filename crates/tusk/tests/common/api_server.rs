@@ -1,0 +1,45 @@
+//! A real API server with the PostgresCluster CRD installed, for the integration tests.
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::ApiResource;
+use kube::runtime::wait::{await_condition, conditions};
+use std::path::PathBuf;
+use std::time::Duration;
+use tusk_api::PostgresCluster;
+use tusk_testenv::ControlPlane;
+
+/// Starts etcd and kube-apiserver, installs the CRD that `tusk crd` prints, and waits until it is Established.
+pub async fn control_plane_with_crd() -> ControlPlane {
+    let plane = ControlPlane::start().await.expect("the control plane starts");
+    let client = plane.client().await.expect("an admin client");
+    let crds: Api<CustomResourceDefinition> = Api::all(client);
+    let crd = tusk_api::crd::crd();
+    let name = crd.metadata.name.clone().expect("the CRD has a name");
+    crds.patch(&name, &PatchParams::apply("tusk-tests").force(), &Patch::Apply(&crd))
+        .await
+        .expect("the API server accepts the CRD");
+    tokio::time::timeout(Duration::from_secs(30), await_condition(crds, &name, conditions::is_crd_established()))
+        .await
+        .expect("the CRD becomes Established within 30 s")
+        .expect("watching the CRD works");
+    plane
+}
+
+/// The PostgresCluster API of `namespace`, which is created first. Objects are handled untyped, so that what
+/// the API server stores can be compared with what was sent.
+pub async fn postgresclusters(plane: &ControlPlane, namespace: &str) -> Api<DynamicObject> {
+    let client = plane.client().await.expect("an admin client");
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let object: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}})).unwrap();
+    namespaces.create(&PostParams::default(), &object).await.expect("the namespace is created");
+    Api::namespaced_with(client, namespace, &ApiResource::erase::<PostgresCluster>(&()))
+}
+
+/// `shared/` beside the checkout (or `$TUSK_SHARED_DIR`): PGO's docs, schema and examples.
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("TUSK_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+}

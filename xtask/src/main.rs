@@ -1,0 +1,47 @@
+//! Project automation for Tusk: `cargo xtask <command>`.
+
+mod cache;
+mod gomod;
+mod test;
+mod testbed;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Tusk's project automation.
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every test tier, building first whatever the tests need.
+    Test,
+    /// The upstream binaries the integration tests run: etcd, kube-apiserver, kubectl.
+    Testbed {
+        #[command(subcommand)]
+        command: TestbedCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TestbedCommand {
+    /// Build the binaries from their Go modules into the cache (nothing to do when they are there).
+    Build,
+    /// Print the directory of the binaries, building them first if needed.
+    Path,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Test => test::run(),
+        Command::Testbed { command: TestbedCommand::Build } => testbed::build().map(|_| ()),
+        Command::Testbed { command: TestbedCommand::Path } => {
+            println!("{}", testbed::build()?.display());
+            Ok(())
+        }
+    }
+}
