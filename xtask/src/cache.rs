@@ -12,7 +12,8 @@ pub fn dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
         return Ok(PathBuf::from(dir).join("tusk"));
     }
-    let home = std::env::var_os("HOME").context("neither TUSK_CACHE_DIR, XDG_CACHE_HOME nor HOME is set")?;
+    let home = std::env::var_os("HOME")
+        .context("neither TUSK_CACHE_DIR, XDG_CACHE_HOME nor HOME is set")?;
     Ok(PathBuf::from(home).join(".cache/tusk"))
 }
 
@@ -35,8 +36,14 @@ mod tests {
 
     #[test]
     fn fingerprints_are_stable_and_tell_inputs_apart() {
-        assert_eq!(fingerprint([b"go.mod".as_slice()]), fingerprint([b"go.mod".as_slice()]));
-        assert_ne!(fingerprint([b"ab".as_slice(), b"c"]), fingerprint([b"a".as_slice(), b"bc"]));
+        assert_eq!(
+            fingerprint([b"go.mod".as_slice()]),
+            fingerprint([b"go.mod".as_slice()])
+        );
+        assert_ne!(
+            fingerprint([b"ab".as_slice(), b"c"]),
+            fingerprint([b"a".as_slice(), b"bc"])
+        );
         assert_eq!(fingerprint([b"".as_slice()]).len(), 16);
     }
 }

@@ -16,14 +16,24 @@ pub struct GoBinary {
 
 /// Every binary of the test bed.
 pub const BINARIES: &[GoBinary] = &[
-    GoBinary { name: "etcd", module: "etcd", package: "go.etcd.io/etcd/server/v3", kubernetes_version: false },
+    GoBinary {
+        name: "etcd",
+        module: "etcd",
+        package: "go.etcd.io/etcd/server/v3",
+        kubernetes_version: false,
+    },
     GoBinary {
         name: "kube-apiserver",
         module: "kubernetes",
         package: "k8s.io/kubernetes/cmd/kube-apiserver",
         kubernetes_version: true,
     },
-    GoBinary { name: "kubectl", module: "kubernetes", package: "k8s.io/kubernetes/cmd/kubectl", kubernetes_version: true },
+    GoBinary {
+        name: "kubectl",
+        module: "kubernetes",
+        package: "k8s.io/kubernetes/cmd/kubectl",
+        kubernetes_version: true,
+    },
 ];
 
 /// The directory of the wrapper modules.
@@ -63,9 +73,15 @@ impl GoBinary {
             .and_then(|rest| rest.split_whitespace().next())
             .ok_or_else(|| std::io::Error::other("go.mod does not require k8s.io/kubernetes"))?;
         let mut numbers = version.split('.');
-        let (major, minor) = (numbers.next().unwrap_or_default(), numbers.next().unwrap_or_default());
+        let (major, minor) = (
+            numbers.next().unwrap_or_default(),
+            numbers.next().unwrap_or_default(),
+        );
         let mut flags = Vec::new();
-        for package in ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"] {
+        for package in [
+            "k8s.io/component-base/version",
+            "k8s.io/client-go/pkg/version",
+        ] {
             flags.push(format!("-X {package}.gitVersion=v{version}"));
             flags.push(format!("-X {package}.gitMajor={major}"));
             flags.push(format!("-X {package}.gitMinor={minor}"));

@@ -1,6 +1,8 @@
 //! Project automation for Tusk: `cargo xtask <command>`.
 
 mod cache;
+mod cargo;
+mod demo;
 mod gomod;
 mod test;
 mod testbed;
@@ -18,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show what Tusk does today, on the docs' hippo cluster.
+    Demo,
     /// Run every test tier, building first whatever the tests need.
     Test,
     /// The upstream binaries the integration tests run: etcd, kube-apiserver, kubectl.
@@ -37,9 +41,14 @@ enum TestbedCommand {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Demo => demo::run(),
         Command::Test => test::run(),
-        Command::Testbed { command: TestbedCommand::Build } => testbed::build().map(|_| ()),
-        Command::Testbed { command: TestbedCommand::Path } => {
+        Command::Testbed {
+            command: TestbedCommand::Build,
+        } => testbed::build().map(|_| ()),
+        Command::Testbed {
+            command: TestbedCommand::Path,
+        } => {
             println!("{}", testbed::build()?.display());
             Ok(())
         }

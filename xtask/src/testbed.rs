@@ -20,7 +20,10 @@ pub fn build() -> Result<PathBuf> {
             continue;
         }
         let started = Instant::now();
-        eprintln!("xtask: building {} from {} (go build) ...", binary.name, binary.package);
+        eprintln!(
+            "xtask: building {} from {} (go build) ...",
+            binary.name, binary.package
+        );
         let partial = bin.join(format!(".{}.partial", binary.name));
         let status = Command::new("go")
             .args(["build", "-trimpath", "-ldflags"])
@@ -45,7 +48,10 @@ fn remove_other_versions(testbeds: &std::path::Path, key: &str) -> Result<()> {
     for entry in std::fs::read_dir(testbeds)? {
         let entry = entry?;
         if entry.file_name() != key {
-            eprintln!("xtask: removing the outdated test bed {}", entry.path().display());
+            eprintln!(
+                "xtask: removing the outdated test bed {}",
+                entry.path().display()
+            );
             std::fs::remove_dir_all(entry.path())?;
         }
     }

@@ -74,7 +74,10 @@ impl JsonSchema for VolumeClaimSpec {
 
     fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
         let mut schema = PersistentVolumeClaimSpec::json_schema(generator);
-        schema.insert("required".into(), serde_json::json!(["accessModes", "resources"]));
+        schema.insert(
+            "required".into(),
+            serde_json::json!(["accessModes", "resources"]),
+        );
         if let Some(properties) = schema.get_mut("properties") {
             properties["accessModes"]["minItems"] = 1.into();
             let resources = &mut properties["resources"];

@@ -9,14 +9,17 @@ use kube::CustomResourceExt;
 use serde_json::{Value, json};
 
 /// The pattern of a Kubernetes resource quantity (`500m`, `1Gi`, `2e3`), as Kubernetes' CRD generator writes it.
-pub const QUANTITY_PATTERN: &str =
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$";
+pub const QUANTITY_PATTERN: &str = r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$";
 
 /// The PostgresCluster CRD (apiextensions.k8s.io/v1): structural schema, status subresource, printer columns.
 pub fn crd() -> CustomResourceDefinition {
     let mut crd = PostgresCluster::crd();
     for version in &mut crd.spec.versions {
-        if let Some(schema) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
             let mut value = serde_json::to_value(&*schema).expect("a JSON schema serializes");
             add_type_meta(&mut value);
             rewrite(&mut value);
@@ -33,12 +36,17 @@ pub fn crd_yaml() -> String {
 
 /// `apiVersion`, `kind` and `metadata` at the root, so that `kubectl explain` lists them as for any kind.
 fn add_type_meta(root: &mut Value) {
-    let properties = root["properties"].as_object_mut().expect("the root schema has properties");
+    let properties = root["properties"]
+        .as_object_mut()
+        .expect("the root schema has properties");
     properties.insert(
         "apiVersion".into(),
         json!({"type": "string", "description": "The versioned schema of this object: postgres-operator.crunchydata.com/v1beta1."}),
     );
-    properties.insert("kind".into(), json!({"type": "string", "description": "The kind of this object: PostgresCluster."}));
+    properties.insert(
+        "kind".into(),
+        json!({"type": "string", "description": "The kind of this object: PostgresCluster."}),
+    );
     properties.insert("metadata".into(), json!({"type": "object"}));
 }
 
@@ -54,7 +62,8 @@ fn rewrite(node: &mut Value) {
                 *node = quantity();
             } else {
                 optional_reference_name(map);
-                if let Some(divisor) = map.get_mut("properties").and_then(|p| p.get_mut("divisor")) {
+                if let Some(divisor) = map.get_mut("properties").and_then(|p| p.get_mut("divisor"))
+                {
                     divisor["pattern"] = QUANTITY_PATTERN.into();
                 }
             }
@@ -76,7 +85,11 @@ fn free_form(map: &mut serde_json::Map<String, Value>) {
 /// schemars writes bounds as floats (`minimum: 1024.0`); Kubernetes writes integers.
 fn whole_numbers(map: &mut serde_json::Map<String, Value>) {
     for key in ["minimum", "maximum"] {
-        if let Some(bound) = map.get(key).and_then(Value::as_f64).filter(|f| f.fract() == 0.0) {
+        if let Some(bound) = map
+            .get(key)
+            .and_then(Value::as_f64)
+            .filter(|f| f.fract() == 0.0)
+        {
             map.insert(key.into(), Value::from(bound as i64));
         }
     }

@@ -1,7 +1,7 @@
 //! `spec.dataSource`: what a new cluster's data starts from (a backup of another cluster, or existing volumes).
 
-use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, Toleration};
 use crate::pgbackrest::REPO_NAME_PATTERN;
+use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, Toleration};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

@@ -1,7 +1,9 @@
 //! `spec.instances`: sets of PostgreSQL instances that share one configuration.
 
 use crate::common::{Metadata, Sidecar, VolumeClaimSpec};
-use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, Toleration, TopologySpreadConstraint};
+use k8s_openapi::api::core::v1::{
+    Affinity, ResourceRequirements, Toleration, TopologySpreadConstraint,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

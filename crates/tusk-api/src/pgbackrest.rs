@@ -2,8 +2,8 @@
 
 use crate::common::{Metadata, Sidecar, VolumeClaimSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, ConfigMapProjection, ResourceRequirements, SecretProjection, Toleration, TopologySpreadConstraint,
-    VolumeProjection,
+    Affinity, ConfigMapProjection, ResourceRequirements, SecretProjection, Toleration,
+    TopologySpreadConstraint, VolumeProjection,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,8 @@
 
 use crate::common::{Metadata, ServiceSpec, Sidecar};
 use k8s_openapi::api::core::v1::{
-    Affinity, ResourceRequirements, SecretProjection, Toleration, TopologySpreadConstraint, VolumeProjection,
+    Affinity, ResourceRequirements, SecretProjection, Toleration, TopologySpreadConstraint,
+    VolumeProjection,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

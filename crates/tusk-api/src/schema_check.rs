@@ -27,12 +27,23 @@ pub fn check(document: &Value) -> Vec<Violation> {
 }
 
 fn fail(out: &mut Vec<Violation>, path: &str, rule: impl Into<String>) {
-    let field = if path.is_empty() { "(document)".to_string() } else { path.to_string() };
-    out.push(Violation { field, rule: rule.into() });
+    let field = if path.is_empty() {
+        "(document)".to_string()
+    } else {
+        path.to_string()
+    };
+    out.push(Violation {
+        field,
+        rule: rule.into(),
+    });
 }
 
 fn child(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn node(value: &Value, schema: &Value, path: &str, out: &mut Vec<Violation>) {
@@ -55,8 +66,16 @@ fn node(value: &Value, schema: &Value, path: &str, out: &mut Vec<Violation>) {
         _ => false,
     };
     if !type_ok {
-        let wanted = if int_or_string { "an integer or a string" } else { article(expected.unwrap_or("value")) };
-        fail(out, path, format!("must be {wanted}, not {}", describe(value)));
+        let wanted = if int_or_string {
+            "an integer or a string"
+        } else {
+            article(expected.unwrap_or("value"))
+        };
+        fail(
+            out,
+            path,
+            format!("must be {wanted}, not {}", describe(value)),
+        );
         return;
     }
     match value {
@@ -70,12 +89,21 @@ fn node(value: &Value, schema: &Value, path: &str, out: &mut Vec<Violation>) {
         && !allowed.contains(value)
     {
         let names: Vec<String> = allowed.iter().map(Value::to_string).collect();
-        fail(out, path, format!("must be one of {}, not {value}", names.join(", ")));
+        fail(
+            out,
+            path,
+            format!("must be one of {}, not {value}", names.join(", ")),
+        );
     }
 }
 
 fn object(map: &Map<String, Value>, schema: &Value, path: &str, out: &mut Vec<Violation>) {
-    for required in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+    for required in schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let key = required.as_str().unwrap_or_default();
         if !map.contains_key(key) {
             fail(out, &child(path, key), "is required");
@@ -89,18 +117,38 @@ fn object(map: &Map<String, Value>, schema: &Value, path: &str, out: &mut Vec<Vi
         match (properties.and_then(|p| p.get(key)), values) {
             (Some(field), _) | (None, Some(field)) => node(item, field, &child(path, key), out),
             (None, None) if open => {}
-            (None, None) => fail(out, &child(path, key), "is not a field of PostgresCluster (unknown field)"),
+            (None, None) => fail(
+                out,
+                &child(path, key),
+                "is not a field of PostgresCluster (unknown field)",
+            ),
         }
     }
 }
 
 fn array(items: &[Value], schema: &Value, path: &str, out: &mut Vec<Violation>) {
     let count = items.len() as f64;
-    if let Some(min) = schema.get("minItems").and_then(Value::as_f64).filter(|min| count < *min) {
-        fail(out, path, format!("must have at least {min} item(s), not {count}"));
+    if let Some(min) = schema
+        .get("minItems")
+        .and_then(Value::as_f64)
+        .filter(|min| count < *min)
+    {
+        fail(
+            out,
+            path,
+            format!("must have at least {min} item(s), not {count}"),
+        );
     }
-    if let Some(max) = schema.get("maxItems").and_then(Value::as_f64).filter(|max| count > *max) {
-        fail(out, path, format!("must have at most {max} item(s), not {count}"));
+    if let Some(max) = schema
+        .get("maxItems")
+        .and_then(Value::as_f64)
+        .filter(|max| count > *max)
+    {
+        fail(
+            out,
+            path,
+            format!("must have at most {max} item(s), not {count}"),
+        );
     }
     if let Some(item_schema) = schema.get("items") {
         for (i, item) in items.iter().enumerate() {
@@ -113,7 +161,15 @@ fn array(items: &[Value], schema: &Value, path: &str, out: &mut Vec<Violation>) 
         .map(|keys| keys.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
-        Some("map") => unique(items.iter().map(|item| keys.iter().map(|k| item.get(*k).cloned().unwrap_or_default()).collect()), path, out),
+        Some("map") => unique(
+            items.iter().map(|item| {
+                keys.iter()
+                    .map(|k| item.get(*k).cloned().unwrap_or_default())
+                    .collect()
+            }),
+            path,
+            out,
+        ),
         Some("set") => unique(items.iter().map(|item| vec![item.clone()]), path, out),
         _ => {}
     }
@@ -124,17 +180,29 @@ fn unique(keys: impl Iterator<Item = Vec<Value>>, path: &str, out: &mut Vec<Viol
     for (i, key) in keys.enumerate() {
         let shown = Value::Array(key).to_string();
         if !seen.insert(shown.clone()) {
-            fail(out, &format!("{path}[{i}]"), format!("duplicate entry {shown}"));
+            fail(
+                out,
+                &format!("{path}[{i}]"),
+                format!("duplicate entry {shown}"),
+            );
         }
     }
 }
 
 fn string(text: &str, schema: &Value, path: &str, out: &mut Vec<Violation>) {
     let length = text.chars().count() as f64;
-    if let Some(min) = schema.get("minLength").and_then(Value::as_f64).filter(|min| length < *min) {
+    if let Some(min) = schema
+        .get("minLength")
+        .and_then(Value::as_f64)
+        .filter(|min| length < *min)
+    {
         fail(out, path, format!("must be at least {min} characters long"));
     }
-    if let Some(max) = schema.get("maxLength").and_then(Value::as_f64).filter(|max| length > *max) {
+    if let Some(max) = schema
+        .get("maxLength")
+        .and_then(Value::as_f64)
+        .filter(|max| length > *max)
+    {
         fail(out, path, format!("must be at most {max} characters long"));
     }
     if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
@@ -145,19 +213,29 @@ fn string(text: &str, schema: &Value, path: &str, out: &mut Vec<Violation>) {
 }
 
 fn bounds(number: f64, schema: &Value, path: &str, out: &mut Vec<Violation>) {
-    if let Some(min) = schema.get("minimum").and_then(Value::as_f64).filter(|min| number < *min) {
+    if let Some(min) = schema
+        .get("minimum")
+        .and_then(Value::as_f64)
+        .filter(|min| number < *min)
+    {
         fail(out, path, format!("must be at least {min}, not {number}"));
     }
-    if let Some(max) = schema.get("maximum").and_then(Value::as_f64).filter(|max| number > *max) {
+    if let Some(max) = schema
+        .get("maximum")
+        .and_then(Value::as_f64)
+        .filter(|max| number > *max)
+    {
         fail(out, path, format!("must be at most {max}, not {number}"));
     }
 }
 
 fn matches(pattern: &str, text: &str) -> bool {
-    let mut compiled = PATTERNS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let regex = compiled
-        .entry(pattern.to_string())
-        .or_insert_with(|| Regex::new(pattern).expect("the schema's patterns are valid regular expressions"));
+    let mut compiled = PATTERNS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let regex = compiled.entry(pattern.to_string()).or_insert_with(|| {
+        Regex::new(pattern).expect("the schema's patterns are valid regular expressions")
+    });
     regex.is_match(text)
 }
 

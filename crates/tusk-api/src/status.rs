@@ -68,7 +68,10 @@ pub struct Condition {
     /// When the status last changed.
     pub last_transition_time: Time,
     /// Why the status last changed: a CamelCase word for programs.
-    #[schemars(length(min = 1, max = 1024), pattern(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"))]
+    #[schemars(
+        length(min = 1, max = 1024),
+        pattern(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+    )]
     pub reason: String,
     /// Why the status last changed, for people.
     #[schemars(length(max = 32768))]

@@ -42,7 +42,10 @@ struct Checker {
 
 impl Checker {
     fn fail(&mut self, field: impl Into<String>, rule: impl Into<String>) {
-        self.violations.push(Violation { field: field.into(), rule: rule.into() });
+        self.violations.push(Violation {
+            field: field.into(),
+            rule: rule.into(),
+        });
     }
 
     fn cluster(&mut self, cluster: &PostgresCluster) {
@@ -57,7 +60,10 @@ impl Checker {
             self.port("spec.patroni.port", patroni.port);
             if let Some(dynamic) = &patroni.dynamic_configuration {
                 for (key, value) in dynamic {
-                    self.no_control_characters_in_json(&format!("spec.patroni.dynamicConfiguration.{key}"), value);
+                    self.no_control_characters_in_json(
+                        &format!("spec.patroni.dynamicConfiguration.{key}"),
+                        value,
+                    );
                 }
             }
         }
@@ -66,7 +72,10 @@ impl Checker {
             self.port("spec.proxy.pgBouncer.port", bouncer.port);
             if let Some(config) = &bouncer.config {
                 self.settings("spec.proxy.pgBouncer.config.global", config.global.as_ref());
-                self.settings("spec.proxy.pgBouncer.config.databases", config.databases.as_ref());
+                self.settings(
+                    "spec.proxy.pgBouncer.config.databases",
+                    config.databases.as_ref(),
+                );
                 self.settings("spec.proxy.pgBouncer.config.users", config.users.as_ref());
             }
         }
@@ -74,7 +83,10 @@ impl Checker {
             if let Some(options) = &user.options {
                 let field = format!("spec.users[{i}].options");
                 if options.to_ascii_uppercase().contains("PASSWORD") {
-                    self.fail(field.clone(), "cannot assign password: the password lives in the user's Secret");
+                    self.fail(
+                        field.clone(),
+                        "cannot assign password: the password lives in the user's Secret",
+                    );
                 }
                 self.no_control_characters(&field, options);
             }
@@ -92,12 +104,28 @@ impl Checker {
         for (i, repo) in archive.repos.iter().enumerate() {
             self.repo(&format!("{base}.repos[{i}]"), repo);
         }
-        let declared: BTreeSet<&str> = archive.repos.iter().map(|repo| repo.name.as_str()).collect();
+        let declared: BTreeSet<&str> = archive
+            .repos
+            .iter()
+            .map(|repo| repo.name.as_str())
+            .collect();
         if let Some(manual) = &archive.manual {
-            self.declared_repo(&format!("{base}.manual.repoName"), &manual.repo_name, &declared);
+            self.declared_repo(
+                &format!("{base}.manual.repoName"),
+                &manual.repo_name,
+                &declared,
+            );
         }
-        if let Some(restore) = archive.restore.as_ref().filter(|restore| restore.cluster_name.is_none()) {
-            self.declared_repo(&format!("{base}.restore.repoName"), &restore.repo_name, &declared);
+        if let Some(restore) = archive
+            .restore
+            .as_ref()
+            .filter(|restore| restore.cluster_name.is_none())
+        {
+            self.declared_repo(
+                &format!("{base}.restore.repoName"),
+                &restore.repo_name,
+                &declared,
+            );
         }
         if let Some(standby) = &spec.standby {
             self.declared_repo("spec.standby.repoName", &standby.repo_name, &declared);
@@ -105,9 +133,17 @@ impl Checker {
     }
 
     fn repo(&mut self, path: &str, repo: &PgBackRestRepo) {
-        let kinds = [repo.volume.is_some(), repo.s3.is_some(), repo.gcs.is_some(), repo.azure.is_some()];
+        let kinds = [
+            repo.volume.is_some(),
+            repo.s3.is_some(),
+            repo.gcs.is_some(),
+            repo.azure.is_some(),
+        ];
         if kinds.iter().filter(|set| **set).count() != 1 {
-            self.fail(path.to_string(), "must set exactly one of volume, s3, gcs and azure");
+            self.fail(
+                path.to_string(),
+                "must set exactly one of volume, s3, gcs and azure",
+            );
         }
         if let Some(schedules) = &repo.schedules {
             for (kind, schedule) in [
@@ -130,19 +166,27 @@ impl Checker {
     /// A repository name that must be one of the cluster's own repositories.
     fn declared_repo(&mut self, field: &str, name: &str, declared: &BTreeSet<&str>) {
         if !declared.contains(name) {
-            self.fail(field.to_string(), format!("{name:?} is not one of spec.backups.pgbackrest.repos"));
+            self.fail(
+                field.to_string(),
+                format!("{name:?} is not one of spec.backups.pgbackrest.repos"),
+            );
         }
     }
 
     fn port(&mut self, field: &str, port: i32) {
         if port > i32::from(u16::MAX) {
-            self.fail(field.to_string(), format!("must be at most 65535, not {port}"));
+            self.fail(
+                field.to_string(),
+                format!("must be at most 65535, not {port}"),
+            );
         }
     }
 
     /// The cluster name prefixes Service names, which are DNS-1035 labels.
     fn dns_1035_label(&mut self, field: &str, value: &str) {
-        let chars_ok = value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let chars_ok = value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         let first_ok = value.starts_with(|c: char| c.is_ascii_lowercase());
         if value.len() > 63 || !chars_ok || !first_ok || value.ends_with('-') {
             self.fail(
@@ -158,7 +202,11 @@ impl Checker {
     fn settings(&mut self, field: &str, settings: Option<&BTreeMap<String, String>>) {
         for (key, value) in settings.into_iter().flatten() {
             let path = format!("{field}.{key}");
-            if key.is_empty() || key.chars().any(|c| c.is_control() || c == '=' || c == '[' || c == ']') {
+            if key.is_empty()
+                || key
+                    .chars()
+                    .any(|c| c.is_control() || c == '=' || c == '[' || c == ']')
+            {
                 self.fail(path.clone(), "a setting's name must be non-empty, without '=', brackets or control characters");
             }
             self.no_control_characters(&path, value);
@@ -167,7 +215,10 @@ impl Checker {
 
     fn no_control_characters(&mut self, field: &str, value: &str) {
         if value.chars().any(char::is_control) {
-            self.fail(field.to_string(), "must not contain line breaks or other control characters");
+            self.fail(
+                field.to_string(),
+                "must not contain line breaks or other control characters",
+            );
         }
     }
 
@@ -203,14 +254,23 @@ pub fn check_cron(schedule: &str) -> Result<(), String> {
         let upper = field.to_ascii_uppercase();
         let bytes = upper.as_bytes();
         let modifier = bytes.iter().enumerate().any(|(i, b)| {
-            (*b == b'L' || *b == b'W') && (upper.len() == 1 || (i > 0 && bytes[i - 1].is_ascii_digit()))
+            (*b == b'L' || *b == b'W')
+                && (upper.len() == 1 || (i > 0 && bytes[i - 1].is_ascii_digit()))
         });
         if upper.contains('#') || modifier {
-            return Err(format!("{field:?} uses L, W or #, which Kubernetes does not support"));
+            return Err(format!(
+                "{field:?} uses L, W or #, which Kubernetes does not support"
+            ));
         }
     }
-    let parser = CronParser::builder().seconds(Seconds::Disallowed).year(Year::Disallowed).build();
-    parser.parse(schedule).map(|_| ()).map_err(|error| error.to_string())
+    let parser = CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .year(Year::Disallowed)
+        .build();
+    parser
+        .parse(schedule)
+        .map(|_| ())
+        .map_err(|error| error.to_string())
 }
 
 #[cfg(test)]
@@ -219,14 +279,30 @@ mod tests {
 
     #[test]
     fn cron_accepts_kubernetes_schedules() {
-        for schedule in ["0 1 * * 0", "*/5 * * * *", "0 1 * * 1-6", "@daily", "0 0 1 JAN,JUL *", "30 2 * * WED"] {
+        for schedule in [
+            "0 1 * * 0",
+            "*/5 * * * *",
+            "0 1 * * 1-6",
+            "@daily",
+            "0 0 1 JAN,JUL *",
+            "30 2 * * WED",
+        ] {
             assert_eq!(check_cron(schedule), Ok(()), "{schedule}");
         }
     }
 
     #[test]
     fn cron_rejects_what_kubernetes_rejects() {
-        for schedule in ["61 * * * *", "* * * *", "0 0 0 * * *", "0 0 L * *", "0 0 15W * *", "0 0 * * 1#2", "every day", "0 0 * * 8"] {
+        for schedule in [
+            "61 * * * *",
+            "* * * *",
+            "0 0 0 * * *",
+            "0 0 L * *",
+            "0 0 15W * *",
+            "0 0 * * 1#2",
+            "every day",
+            "0 0 * * 8",
+        ] {
             assert!(check_cron(schedule).is_err(), "{schedule}");
         }
     }

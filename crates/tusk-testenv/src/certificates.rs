@@ -3,7 +3,8 @@
 
 use anyhow::Result;
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
 };
 use std::path::{Path, PathBuf};
 
@@ -30,9 +31,14 @@ impl Certificates {
     /// Makes a new CA and everything it signs.
     pub fn generate() -> Result<Certificates> {
         let mut ca = CertificateParams::new(Vec::<String>::new())?;
-        ca.distinguished_name.push(DnType::CommonName, "tusk-testenv-ca");
+        ca.distinguished_name
+            .push(DnType::CommonName, "tusk-testenv-ca");
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        ca.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let ca_key = KeyPair::generate()?;
         let ca_cert = ca.self_signed(&ca_key)?.pem();
         let issuer = Issuer::new(ca, ca_key);
@@ -42,14 +48,20 @@ impl Certificates {
             "127.0.0.1".to_string(),
             "kubernetes.default.svc".to_string(),
         ])?;
-        serving.distinguished_name.push(DnType::CommonName, "kube-apiserver");
+        serving
+            .distinguished_name
+            .push(DnType::CommonName, "kube-apiserver");
         serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let serving_key = KeyPair::generate()?;
         let serving_cert = serving.signed_by(&serving_key, &issuer)?.pem();
 
         let mut admin = CertificateParams::new(Vec::<String>::new())?;
-        admin.distinguished_name.push(DnType::CommonName, "tusk-admin");
-        admin.distinguished_name.push(DnType::OrganizationName, "system:masters");
+        admin
+            .distinguished_name
+            .push(DnType::CommonName, "tusk-admin");
+        admin
+            .distinguished_name
+            .push(DnType::OrganizationName, "system:masters");
         admin.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let admin_key = KeyPair::generate()?;
         let admin_cert = admin.signed_by(&admin_key, &issuer)?.pem();
@@ -75,8 +87,14 @@ impl Certificates {
             serving_key: write("apiserver.key", &self.serving.1)?,
             admin_cert: write("admin.crt", &self.admin.0)?,
             admin_key: write("admin.key", &self.admin.1)?,
-            service_account_key: write("service-account.key", &self.service_account.serialize_pem())?,
-            service_account_public_key: write("service-account.pub", &self.service_account.public_key_pem())?,
+            service_account_key: write(
+                "service-account.key",
+                &self.service_account.serialize_pem(),
+            )?,
+            service_account_public_key: write(
+                "service-account.pub",
+                &self.service_account.public_key_pem(),
+            )?,
         })
     }
 }

@@ -70,10 +70,19 @@ impl ControlPlane {
                 .arg(format!("--secure-port={secure_port}"))
                 .arg(format!("--cert-dir={}", dir.path().display()))
                 .arg(format!("--tls-cert-file={}", certs.serving_cert.display()))
-                .arg(format!("--tls-private-key-file={}", certs.serving_key.display()))
+                .arg(format!(
+                    "--tls-private-key-file={}",
+                    certs.serving_key.display()
+                ))
                 .arg(format!("--client-ca-file={}", certs.ca_cert.display()))
-                .arg(format!("--service-account-key-file={}", certs.service_account_public_key.display()))
-                .arg(format!("--service-account-signing-key-file={}", certs.service_account_key.display()))
+                .arg(format!(
+                    "--service-account-key-file={}",
+                    certs.service_account_public_key.display()
+                ))
+                .arg(format!(
+                    "--service-account-signing-key-file={}",
+                    certs.service_account_key.display()
+                ))
                 .arg("--service-account-issuer=https://kubernetes.default.svc")
                 .arg("--service-cluster-ip-range=10.96.0.0/16")
                 .arg("--authorization-mode=RBAC")
@@ -85,9 +94,20 @@ impl ControlPlane {
         let kubeconfig = dir.path().join("kubeconfig");
         std::fs::write(&kubeconfig, kubeconfig_yaml(&url, &certs))?;
 
-        let plane = ControlPlane { apiserver, etcd, bin_dir, kubeconfig, url, dir };
+        let plane = ControlPlane {
+            apiserver,
+            etcd,
+            bin_dir,
+            kubeconfig,
+            url,
+            dir,
+        };
         plane.wait_ready().await?;
-        eprintln!("tusk-testenv: etcd and kube-apiserver ready at {} in {:.1?}", plane.url, started.elapsed());
+        eprintln!(
+            "tusk-testenv: etcd and kube-apiserver ready at {} in {:.1?}",
+            plane.url,
+            started.elapsed()
+        );
         Ok(plane)
     }
 
@@ -104,8 +124,11 @@ impl ControlPlane {
     /// A client with the administrator's credentials.
     pub async fn client(&self) -> Result<kube::Client> {
         let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
-        let config =
-            kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await?;
         Ok(kube::Client::try_from(config)?)
     }
 
@@ -136,9 +159,17 @@ impl ControlPlane {
             let request = http::Request::get("/readyz").body(Vec::new())?;
             match client.request_text(request).await {
                 Ok(body) if body.trim() == "ok" => return Ok(()),
-                Ok(_) | Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
-                Ok(body) => bail!("kube-apiserver is not ready after {STARTUP_TIMEOUT:?}: {body}\n{}", self.apiserver.log_tail()),
-                Err(error) => bail!("kube-apiserver is not ready after {STARTUP_TIMEOUT:?}: {error}\n{}", self.apiserver.log_tail()),
+                Ok(_) | Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await
+                }
+                Ok(body) => bail!(
+                    "kube-apiserver is not ready after {STARTUP_TIMEOUT:?}: {body}\n{}",
+                    self.apiserver.log_tail()
+                ),
+                Err(error) => bail!(
+                    "kube-apiserver is not ready after {STARTUP_TIMEOUT:?}: {error}\n{}",
+                    self.apiserver.log_tail()
+                ),
             }
         }
     }
@@ -154,7 +185,10 @@ fn bin_dir() -> Result<PathBuf> {
     })?;
     for binary in ["etcd", "kube-apiserver", "kubectl"] {
         if !dir.join(binary).is_file() {
-            bail!("{} has no {binary}: run `cargo xtask testbed build`", dir.display());
+            bail!(
+                "{} has no {binary}: run `cargo xtask testbed build`",
+                dir.display()
+            );
         }
     }
     Ok(dir)

@@ -22,7 +22,10 @@ impl Supervised {
     pub fn spawn(name: &'static str, command: &mut Command, dir: &Path) -> Result<Supervised> {
         let log = dir.join(format!("{name}.log"));
         let file = File::create(&log)?;
-        command.stdin(Stdio::null()).stdout(file.try_clone()?).stderr(file);
+        command
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file);
         // SAFETY: the closure runs in the forked child before exec and only calls prctl, which is
         // async-signal-safe. It asks the kernel to kill the child when the thread that started it exits, so no
         // etcd or kube-apiserver outlives a test process that exits without running destructors.
@@ -34,18 +37,31 @@ impl Supervised {
                 Ok(())
             });
         }
-        let child = command.spawn().with_context(|| format!("cannot start {name} ({:?})", command.get_program()))?;
-        Ok(Supervised { name, child: Mutex::new(child), log })
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {name} ({:?})", command.get_program()))?;
+        Ok(Supervised {
+            name,
+            child: Mutex::new(child),
+            log,
+        })
     }
 
     /// The process ID.
     pub fn pid(&self) -> u32 {
-        self.child.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).id()
+        self.child
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .id()
     }
 
     /// Fails, with the end of the log, when the process has exited.
     pub fn ensure_running(&self) -> Result<()> {
-        let status = self.child.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).try_wait()?;
+        let status = self
+            .child
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .try_wait()?;
         match status {
             None => Ok(()),
             Some(status) => bail!("{} exited ({status}):\n{}", self.name, self.log_tail()),
@@ -62,7 +78,10 @@ impl Supervised {
 
 impl Drop for Supervised {
     fn drop(&mut self) {
-        let child = self.child.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let child = self
+            .child
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let _ = child.kill();
         let _ = child.wait();
     }

@@ -14,7 +14,11 @@ async fn every_pgo_example_is_accepted_without_pruning() {
     let api: Api<DynamicObject> = common::api_server::postgresclusters(&plane, "conformance").await;
 
     let examples = v1beta1_examples();
-    assert!(!examples.is_empty(), "no v1beta1 examples found in {}", examples_dir().display());
+    assert!(
+        !examples.is_empty(),
+        "no v1beta1 examples found in {}",
+        examples_dir().display()
+    );
     let ours = yaml_files(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/valid-manifests"));
     let mut problems = Vec::new();
     let mut pruned_total = 0;
@@ -46,7 +50,10 @@ async fn every_pgo_example_is_accepted_without_pruning() {
         missing_leaves(&sent["spec"], &stored["spec"], ".spec".into(), &mut pruned);
         pruned_total += pruned.len();
         if !pruned.is_empty() {
-            problems.push(format!("{file}: fields pruned by the API server: {}", pruned.join(", ")));
+            problems.push(format!(
+                "{file}: fields pruned by the API server: {}",
+                pruned.join(", ")
+            ));
         }
         if stored["spec"] != rendered["spec"] {
             problems.push(format!(
@@ -55,9 +62,15 @@ async fn every_pgo_example_is_accepted_without_pruning() {
             ));
         }
     }
-    let failed: std::collections::BTreeSet<&str> = problems.iter().filter_map(|p| p.split(':').next()).collect();
+    let failed: std::collections::BTreeSet<&str> = problems
+        .iter()
+        .filter_map(|p| p.split(':').next())
+        .collect();
     let accepted = |files: &[PathBuf]| {
-        files.iter().filter(|f| !failed.contains(f.file_name().unwrap().to_str().unwrap())).count()
+        files
+            .iter()
+            .filter(|f| !failed.contains(f.file_name().unwrap().to_str().unwrap()))
+            .count()
     };
     println!(
         "accepted {}/{} v1beta1 examples and {}/{} of our own manifests, {pruned_total} fields pruned",
@@ -78,7 +91,8 @@ fn v1beta1_examples() -> Vec<PathBuf> {
         .into_iter()
         .filter(|path| {
             let text = std::fs::read_to_string(path).unwrap_or_default();
-            text.lines().any(|line| line.trim() == "apiVersion: postgres-operator.crunchydata.com/v1beta1")
+            text.lines()
+                .any(|line| line.trim() == "apiVersion: postgres-operator.crunchydata.com/v1beta1")
         })
         .collect()
 }

@@ -29,7 +29,16 @@ async fn kubectl_explain_describes_the_repositories() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     println!("{explained}");
-    for expected in ["GROUP:      postgres-operator.crunchydata.com", "FIELDS:", "name\t<string> -required-", "volume\t<Object>", "schedules\t<Object>"] {
-        assert!(explained.contains(expected), "kubectl explain lacks {expected:?}:\n{explained}");
+    for expected in [
+        "GROUP:      postgres-operator.crunchydata.com",
+        "FIELDS:",
+        "name\t<string> -required-",
+        "volume\t<Object>",
+        "schedules\t<Object>",
+    ] {
+        assert!(
+            explained.contains(expected),
+            "kubectl explain lacks {expected:?}:\n{explained}"
+        );
     }
 }

@@ -18,7 +18,15 @@ async fn the_api_server_rejects_what_the_schema_forbids() {
         let case = read_case(&file).unwrap_or_else(|error| panic!("{}: {error}", file.display()));
         let output = plane
             .kubectl()
-            .args(["create", "--dry-run=server", "--validate=strict", "--namespace=invalid", "-o", "name", "-f"])
+            .args([
+                "create",
+                "--dry-run=server",
+                "--validate=strict",
+                "--namespace=invalid",
+                "-o",
+                "name",
+                "-f",
+            ])
             .arg(&case.file)
             .output()
             .expect("kubectl runs");
@@ -29,19 +37,35 @@ async fn the_api_server_rejects_what_the_schema_forbids() {
             (Ok(()), None) => accepted += 1,
             (Err(problem), _) => failures.push(format!("{}: {problem}", case.name)),
         }
-        println!("{}  {}  {}", if verdict.is_ok() { "ok  " } else { "FAIL" }, case.name, case.apiserver.as_deref().unwrap_or("accepts"));
+        println!(
+            "{}  {}  {}",
+            if verdict.is_ok() { "ok  " } else { "FAIL" },
+            case.name,
+            case.apiserver.as_deref().unwrap_or("accepts")
+        );
     }
-    assert!(failures.is_empty(), "{} cases failed:\n  {}", failures.len(), failures.join("\n  "));
-    println!("the API server rejected {rejected} invalid manifests naming their field, and accepted the {accepted} only Tusk rejects");
+    assert!(
+        failures.is_empty(),
+        "{} cases failed:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+    println!(
+        "the API server rejected {rejected} invalid manifests naming their field, and accepted the {accepted} only Tusk rejects"
+    );
 }
 
 fn verdict(case: &Case, created: bool, stderr: &str) -> Result<(), String> {
     match (&case.apiserver, created) {
         (None, true) => Ok(()),
-        (None, false) => Err(format!("expected the API server to accept it, it said: {stderr}")),
+        (None, false) => Err(format!(
+            "expected the API server to accept it, it said: {stderr}"
+        )),
         (Some(field), false) if names_field(stderr, field) => Ok(()),
         (Some(field), false) => Err(format!("rejected, but without naming {field}: {stderr}")),
-        (Some(field), true) => Err(format!("expected a rejection naming {field}, but it was accepted")),
+        (Some(field), true) => Err(format!(
+            "expected a rejection naming {field}, but it was accepted"
+        )),
     }
 }
 

@@ -13,13 +13,21 @@ const MIN_CASES: usize = 30;
 #[test]
 fn render_rejects_every_invalid_manifest() {
     let files = case_files();
-    assert!(files.len() >= MIN_CASES, "expected at least {MIN_CASES} invalid manifests, found {}", files.len());
+    assert!(
+        files.len() >= MIN_CASES,
+        "expected at least {MIN_CASES} invalid manifests, found {}",
+        files.len()
+    );
 
     let mut failures: Vec<String> = Vec::new();
     let mut table: Vec<(bool, String, String)> = Vec::new();
     let mut numbers: BTreeMap<String, String> = BTreeMap::new();
     for file in &files {
-        let label = file.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let label = file
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let case = match read_case(file) {
             Ok(case) => case,
             Err(error) => {
@@ -29,19 +37,35 @@ fn render_rejects_every_invalid_manifest() {
             }
         };
         if let Some(other) = numbers.insert(case.name[..2].to_string(), case.name.clone()) {
-            failures.push(format!("{}: number {} is also used by {other}", case.name, &case.name[..2]));
+            failures.push(format!(
+                "{}: number {} is also used by {other}",
+                case.name,
+                &case.name[..2]
+            ));
         }
         let problems = check_render(&case);
         let ok = problems.is_empty();
         if !ok {
-            failures.push(format!("{} ({}):\n    {}", case.name, case.rejected, problems.join("\n    ")));
+            failures.push(format!(
+                "{} ({}):\n    {}",
+                case.name,
+                case.rejected,
+                problems.join("\n    ")
+            ));
         }
         table.push((ok, case.name, case.render_field));
     }
 
-    let width = table.iter().map(|(_, name, _)| name.len()).max().unwrap_or(0);
+    let width = table
+        .iter()
+        .map(|(_, name, _)| name.len())
+        .max()
+        .unwrap_or(0);
     for (ok, name, field) in &table {
-        println!("{}  {name:width$}  {field}", if *ok { "ok  " } else { "FAIL" });
+        println!(
+            "{}  {name:width$}  {field}",
+            if *ok { "ok  " } else { "FAIL" }
+        );
     }
     let passed = table.iter().filter(|(ok, _, _)| *ok).count();
     assert!(
@@ -51,7 +75,10 @@ fn render_rejects_every_invalid_manifest() {
         failures.len(),
         failures.join("\n  ")
     );
-    println!("render rejected {passed}/{} invalid manifests, each naming its field", table.len());
+    println!(
+        "render rejected {passed}/{} invalid manifests, each naming its field",
+        table.len()
+    );
 }
 
 /// Runs `tusk render -f FILE` and lists what is wrong with its answer: the exit code, a panic, the first
@@ -80,15 +107,25 @@ fn check_render(case: &Case) -> Vec<String> {
         problems.push("stderr mentions a panic".to_string());
     }
     if output.status.code() != Some(0) {
-        let heading = format!("error: {} is not a valid PostgresCluster:", case.file.display());
+        let heading = format!(
+            "error: {} is not a valid PostgresCluster:",
+            case.file.display()
+        );
         let mut lines = stderr.lines();
         if lines.next() != Some(heading.as_str()) {
             problems.push(format!("the first line of stderr is not {heading:?}"));
         }
-        let fields: Vec<&str> =
-            lines.filter_map(|line| line.strip_prefix("  ")).filter_map(|line| line.split_once(": ")).map(|(field, _)| field).collect();
+        let fields: Vec<&str> = lines
+            .filter_map(|line| line.strip_prefix("  "))
+            .filter_map(|line| line.split_once(": "))
+            .map(|(field, _)| field)
+            .collect();
         if !fields.contains(&case.render_field.as_str()) {
-            problems.push(format!("no violation names {} (named: {})", case.render_field, fields.join(", ")));
+            problems.push(format!(
+                "no violation names {} (named: {})",
+                case.render_field,
+                fields.join(", ")
+            ));
         }
     }
     if !problems.is_empty() {

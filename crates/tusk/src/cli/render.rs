@@ -34,7 +34,12 @@ pub fn run(args: &RenderArgs) -> ExitCode {
             }
         },
         Err(violations) => {
-            eprintln!("error: {} is not a valid PostgresCluster:", args.file.display());
+            let source = if args.file.as_os_str() == "-" {
+                "standard input".into()
+            } else {
+                args.file.display().to_string()
+            };
+            eprintln!("error: {source} is not a valid PostgresCluster:");
             for violation in violations {
                 eprintln!("  {violation}");
             }

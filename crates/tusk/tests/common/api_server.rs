@@ -12,18 +12,27 @@ use tusk_testenv::ControlPlane;
 
 /// Starts etcd and kube-apiserver, installs the CRD that `tusk crd` prints, and waits until it is Established.
 pub async fn control_plane_with_crd() -> ControlPlane {
-    let plane = ControlPlane::start().await.expect("the control plane starts");
+    let plane = ControlPlane::start()
+        .await
+        .expect("the control plane starts");
     let client = plane.client().await.expect("an admin client");
     let crds: Api<CustomResourceDefinition> = Api::all(client);
     let crd = tusk_api::crd::crd();
     let name = crd.metadata.name.clone().expect("the CRD has a name");
-    crds.patch(&name, &PatchParams::apply("tusk-tests").force(), &Patch::Apply(&crd))
-        .await
-        .expect("the API server accepts the CRD");
-    tokio::time::timeout(Duration::from_secs(30), await_condition(crds, &name, conditions::is_crd_established()))
-        .await
-        .expect("the CRD becomes Established within 30 s")
-        .expect("watching the CRD works");
+    crds.patch(
+        &name,
+        &PatchParams::apply("tusk-tests").force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .expect("the API server accepts the CRD");
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        await_condition(crds, &name, conditions::is_crd_established()),
+    )
+    .await
+    .expect("the CRD becomes Established within 30 s")
+    .expect("watching the CRD works");
     plane
 }
 
@@ -32,9 +41,17 @@ pub async fn control_plane_with_crd() -> ControlPlane {
 pub async fn postgresclusters(plane: &ControlPlane, namespace: &str) -> Api<DynamicObject> {
     let client = plane.client().await.expect("an admin client");
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let object: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}})).unwrap();
-    namespaces.create(&PostParams::default(), &object).await.expect("the namespace is created");
-    Api::namespaced_with(client, namespace, &ApiResource::erase::<PostgresCluster>(&()))
+    let object: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}})).unwrap();
+    namespaces
+        .create(&PostParams::default(), &object)
+        .await
+        .expect("the namespace is created");
+    Api::namespaced_with(
+        client,
+        namespace,
+        &ApiResource::erase::<PostgresCluster>(&()),
+    )
 }
 
 /// `shared/` beside the checkout (or `$TUSK_SHARED_DIR`): PGO's docs, schema and examples.

@@ -52,9 +52,17 @@ pub fn case_files() -> Vec<PathBuf> {
 /// The error says what is wrong with the header.
 pub fn read_case(path: &Path) -> Result<Case, String> {
     let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read: {error}"))?;
-    let name = path.file_stem().and_then(|stem| stem.to_str()).unwrap_or_default().to_string();
+    let name = path
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .unwrap_or_default()
+        .to_string();
     let bytes = name.as_bytes();
-    if bytes.len() < 4 || !bytes[0].is_ascii_digit() || !bytes[1].is_ascii_digit() || bytes[2] != b'-' {
+    if bytes.len() < 4
+        || !bytes[0].is_ascii_digit()
+        || !bytes[1].is_ascii_digit()
+        || bytes[2] != b'-'
+    {
         return Err(format!("file name {name:?} is not NN-short-slug.yaml"));
     }
     let mut lines = text.lines();
@@ -62,7 +70,9 @@ pub fn read_case(path: &Path) -> Result<Case, String> {
         let line = lines.next().unwrap_or_default();
         match line.strip_prefix(prefix).map(str::trim) {
             Some(value) if !value.is_empty() => Ok(value.to_string()),
-            _ => Err(format!("expected a header line `{prefix}...`, found {line:?}")),
+            _ => Err(format!(
+                "expected a header line `{prefix}...`, found {line:?}"
+            )),
         }
     };
     let rejected = header("# Rejected: ")?;
@@ -75,14 +85,25 @@ pub fn read_case(path: &Path) -> Result<Case, String> {
         Some(reason) => {
             let reason = reason.trim_start_matches(':').trim();
             if reason.is_empty() {
-                return Err("# apiserver: accepts must say why the schema cannot say it".to_string());
+                return Err(
+                    "# apiserver: accepts must say why the schema cannot say it".to_string()
+                );
             }
             (None, Some(reason.to_string()))
         }
         None if apiserver_line.contains(char::is_whitespace) => {
-            return Err(format!("# apiserver: {apiserver_line:?} is neither a field path nor `accepts: <why>`"));
+            return Err(format!(
+                "# apiserver: {apiserver_line:?} is neither a field path nor `accepts: <why>`"
+            ));
         }
         None => (Some(apiserver_line), None),
     };
-    Ok(Case { file: path.to_path_buf(), name, rejected, render_field, apiserver, apiserver_accepts_because })
+    Ok(Case {
+        file: path.to_path_buf(),
+        name,
+        rejected,
+        render_field,
+        apiserver,
+        apiserver_accepts_because,
+    })
 }
