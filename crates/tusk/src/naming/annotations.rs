@@ -1,0 +1,17 @@
+//! Annotation keys users and Tusk put on objects.
+
+/// On a PostgresCluster: a new value requests a manual backup (`spec.backups.pgbackrest.manual`).
+pub const PGBACKREST_BACKUP: &str = "postgres-operator.crunchydata.com/pgbackrest-backup";
+/// On a PostgresCluster: a new value requests an in-place restore (`spec.backups.pgbackrest.restore`).
+pub const PGBACKREST_RESTORE: &str = "postgres-operator.crunchydata.com/pgbackrest-restore";
+/// On pgBackRest Jobs: the hash of the repository configuration they were made for.
+pub const PGBACKREST_CONFIG_HASH: &str = "postgres-operator.crunchydata.com/pgbackrest-hash";
+/// On a PostgresCluster: a new value requests a switchover (or failover) through Patroni.
+pub const TRIGGER_SWITCHOVER: &str = "postgres-operator.crunchydata.com/trigger-switchover";
+/// On a PostgresCluster: `"true"` creates a schema named after each user in each of its databases.
+pub const AUTO_CREATE_USER_SCHEMA: &str = "postgres-operator.crunchydata.com/autoCreateUserSchema";
+/// On a PostgresCluster: allows deleting volume repositories when backups are removed from the spec.
+pub const AUTHORIZE_BACKUP_REMOVAL: &str =
+    "postgres-operator.crunchydata.com/authorizeBackupRemoval";
+/// The finalizer of objects whose clean-up owner references cannot do.
+pub const FINALIZER: &str = "postgres-operator.crunchydata.com/finalizer";

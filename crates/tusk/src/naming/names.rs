@@ -1,0 +1,193 @@
+//! Object names, as PGO v5 gives them. Functions take the cluster's (or instance's) name and return the
+//! object's name in the same namespace.
+
+/// The letters of an instance name's random suffix: no vowels (no words) and no look-alike characters, as
+/// Kubernetes' generated names.
+pub const INSTANCE_SUFFIX_ALPHABET: &str = "bcdfghjklmnpqrstvwxz2456789";
+/// How many letters an instance name's suffix has.
+pub const INSTANCE_SUFFIX_LEN: usize = 4;
+/// The longest StatefulSet name Kubernetes accepts: its pods' `controller-revision-hash` label
+/// (`<name>-<10 characters>`) must fit in a 63-character label value.
+pub const STATEFULSET_NAME_MAX: usize = 52;
+
+/// The namespace's root CA Secret, shared by every cluster in it.
+pub const ROOT_CA_SECRET: &str = "pgo-root-cacert";
+
+/// Patroni's scope, and the Service whose Endpoints Patroni keeps pointing at the leader: `<cluster>-ha`.
+pub fn patroni_scope(cluster: &str) -> String {
+    format!("{cluster}-ha")
+}
+
+/// The headless Service that keeps Patroni's configuration Endpoints: `<cluster>-ha-config`.
+pub fn patroni_config_service(cluster: &str) -> String {
+    format!("{}-config", patroni_scope(cluster))
+}
+
+/// Patroni's Endpoints for controlled changes of the leader: `<cluster>-ha-failover`.
+pub fn patroni_failover_endpoints(cluster: &str) -> String {
+    format!("{}-failover", patroni_scope(cluster))
+}
+
+/// The Service clients use to reach the primary: `<cluster>-primary`.
+pub fn primary_service(cluster: &str) -> String {
+    format!("{cluster}-primary")
+}
+
+/// The Service that balances over the replicas: `<cluster>-replicas`.
+pub fn replicas_service(cluster: &str) -> String {
+    format!("{cluster}-replicas")
+}
+
+/// The headless Service that gives every pod a DNS name (`<pod>.<cluster>-pods`): `<cluster>-pods`.
+pub fn pods_service(cluster: &str) -> String {
+    format!("{cluster}-pods")
+}
+
+/// The cluster's shared ConfigMap (Patroni's cluster-wide configuration): `<cluster>-config`.
+pub fn cluster_config_map(cluster: &str) -> String {
+    format!("{cluster}-config")
+}
+
+/// The ServiceAccount, Role and RoleBinding of the instance pods: `<cluster>-instance`.
+pub fn instance_rbac(cluster: &str) -> String {
+    format!("{cluster}-instance")
+}
+
+/// An instance's StatefulSet (and so its pod `<name>-0`): `<cluster>-<set>-<suffix>`.
+pub fn instance(cluster: &str, instance_set: &str, suffix: &str) -> String {
+    format!("{cluster}-{instance_set}-{suffix}")
+}
+
+/// An instance's ConfigMap (Patroni's per-instance configuration): `<instance>-config`.
+pub fn instance_config_map(instance: &str) -> String {
+    format!("{instance}-config")
+}
+
+/// An instance's certificate Secret: `<instance>-certs`.
+pub fn instance_certificates(instance: &str) -> String {
+    format!("{instance}-certs")
+}
+
+/// An instance's data volume: `<instance>-pgdata`.
+pub fn instance_data_volume(instance: &str) -> String {
+    format!("{instance}-pgdata")
+}
+
+/// An instance's WAL volume: `<instance>-pgwal`.
+pub fn instance_wal_volume(instance: &str) -> String {
+    format!("{instance}-pgwal")
+}
+
+/// The PodDisruptionBudget of an instance set: `<cluster>-set-<set>`.
+pub fn instance_set_disruption_budget(cluster: &str, instance_set: &str) -> String {
+    format!("{cluster}-set-{instance_set}")
+}
+
+/// The Secret of a PostgreSQL user: `<cluster>-pguser-<user>`.
+pub fn user_secret(cluster: &str, user: &str) -> String {
+    format!("{cluster}-pguser-{user}")
+}
+
+/// The Secret of the cluster's TLS certificate: `<cluster>-cluster-cert`.
+pub fn cluster_certificate_secret(cluster: &str) -> String {
+    format!("{cluster}-cluster-cert")
+}
+
+/// The Secret of the replication user's client certificate: `<cluster>-replication-cert`.
+pub fn replication_certificate_secret(cluster: &str) -> String {
+    format!("{cluster}-replication-cert")
+}
+
+/// The Secret of the monitoring user's credentials: `<cluster>-monitoring`.
+pub fn monitoring_secret(cluster: &str) -> String {
+    format!("{cluster}-monitoring")
+}
+
+/// The ConfigMap of the exporter's queries: `<cluster>-exporter-queries-config`.
+pub fn exporter_queries_config_map(cluster: &str) -> String {
+    format!("{cluster}-exporter-queries-config")
+}
+
+/// PgBouncer's Deployment, Service, ConfigMap, Secret and PodDisruptionBudget: `<cluster>-pgbouncer`.
+pub fn pgbouncer(cluster: &str) -> String {
+    format!("{cluster}-pgbouncer")
+}
+
+/// The pgBackRest configuration ConfigMap: `<cluster>-pgbackrest-config`.
+pub fn pgbackrest_config_map(cluster: &str) -> String {
+    format!("{cluster}-pgbackrest-config")
+}
+
+/// The pgBackRest Secret (certificates), and the ServiceAccount, Role and RoleBinding of its Jobs:
+/// `<cluster>-pgbackrest`.
+pub fn pgbackrest(cluster: &str) -> String {
+    format!("{cluster}-pgbackrest")
+}
+
+/// The dedicated repository host's StatefulSet: `<cluster>-repo-host`.
+pub fn repo_host(cluster: &str) -> String {
+    format!("{cluster}-repo-host")
+}
+
+/// A volume repository's claim: `<cluster>-<repo>`.
+pub fn repo_volume(cluster: &str, repo: &str) -> String {
+    format!("{cluster}-{repo}")
+}
+
+/// A backup schedule's CronJob: `<cluster>-<repo>-<full|diff|incr>`.
+pub fn backup_cronjob(cluster: &str, repo: &str, backup_type: &str) -> String {
+    format!("{cluster}-{repo}-{backup_type}")
+}
+
+/// An in-place restore's Job: `<cluster>-pgbackrest-restore`.
+pub fn restore_job(cluster: &str) -> String {
+    format!("{cluster}-pgbackrest-restore")
+}
+
+/// Whether `suffix` could have been generated for an instance name.
+pub fn is_instance_suffix(suffix: &str) -> bool {
+    suffix.len() == INSTANCE_SUFFIX_LEN
+        && suffix.chars().all(|c| INSTANCE_SUFFIX_ALPHABET.contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names PGO's documentation shows for the `hippo` cluster.
+    #[test]
+    fn hippo_objects_have_the_names_of_pgo_docs() {
+        assert_eq!(patroni_scope("hippo"), "hippo-ha");
+        assert_eq!(patroni_config_service("hippo"), "hippo-ha-config");
+        assert_eq!(primary_service("hippo"), "hippo-primary");
+        assert_eq!(replicas_service("hippo"), "hippo-replicas");
+        assert_eq!(pods_service("hippo"), "hippo-pods");
+        assert_eq!(user_secret("hippo", "hippo"), "hippo-pguser-hippo");
+        assert_eq!(pgbouncer("hippo"), "hippo-pgbouncer");
+        assert_eq!(repo_host("hippo"), "hippo-repo-host");
+        assert_eq!(repo_volume("hippo", "repo1"), "hippo-repo1");
+        assert_eq!(backup_cronjob("hippo", "repo1", "full"), "hippo-repo1-full");
+        let instance = instance("hippo", "instance1", "x2bc");
+        assert_eq!(instance, "hippo-instance1-x2bc");
+        assert_eq!(
+            instance_data_volume(&instance),
+            "hippo-instance1-x2bc-pgdata"
+        );
+        assert_eq!(instance_wal_volume(&instance), "hippo-instance1-x2bc-pgwal");
+        assert_eq!(
+            instance_certificates(&instance),
+            "hippo-instance1-x2bc-certs"
+        );
+        assert_eq!(
+            instance_set_disruption_budget("hippo", "instance1"),
+            "hippo-set-instance1"
+        );
+    }
+
+    #[test]
+    fn instance_suffixes_use_the_safe_alphabet() {
+        assert!(is_instance_suffix("x2bc"));
+        assert!(!is_instance_suffix("abcd"), "vowels are never generated");
+        assert!(!is_instance_suffix("x2b"));
+    }
+}
