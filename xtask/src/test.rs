@@ -11,74 +11,80 @@ const TESTBED_BIN_VAR: &str = "TUSK_TESTBED_BIN";
 /// Checks formatting and lints, builds the test bed, then runs the unit and integration tests of the whole
 /// workspace. Every step runs even when an earlier one fails, so one run reports everything.
 pub fn run() -> Result<()> {
-    let mut steps: Vec<(&str, Duration, bool)> = Vec::new();
-
-    let started = Instant::now();
-    let formatted = cargo()
-        .args(["fmt", "--all", "--check"])
-        .status()?
-        .success();
-    steps.push((
-        "formatting (cargo fmt --check)",
-        started.elapsed(),
-        formatted,
-    ));
-
-    let started = Instant::now();
-    let linted = cargo()
-        .args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ])
-        .status()?
-        .success();
-    steps.push(("lints (cargo clippy)", started.elapsed(), linted));
-
-    let started = Instant::now();
-    let bin = testbed::build()?;
-    steps.push((
-        "test bed (etcd, kube-apiserver, kubectl)",
-        started.elapsed(),
-        true,
-    ));
-
-    let started = Instant::now();
-    let tested = cargo()
-        .args([
+    let mut steps = Steps::default();
+    steps.run("formatting (cargo fmt --check)", || {
+        Ok(cargo()
+            .args(["fmt", "--all", "--check"])
+            .status()?
+            .success())
+    })?;
+    steps.run("lints (cargo clippy)", || {
+        Ok(cargo()
+            .args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .status()?
+            .success())
+    })?;
+    let mut bin = None;
+    steps.run("test bed (etcd, kube-apiserver, kubectl)", || {
+        bin = Some(testbed::build()?);
+        Ok(true)
+    })?;
+    steps.run("unit and integration tests (cargo test)", || {
+        let mut test = cargo();
+        test.args([
             "test",
             "--workspace",
             "--all-targets",
             "--no-fail-fast",
             "--",
             "--show-output",
-        ])
-        .env(TESTBED_BIN_VAR, &bin)
-        .status()?
-        .success();
-    steps.push((
-        "unit and integration tests (cargo test)",
-        started.elapsed(),
-        tested,
-    ));
+        ]);
+        if let Some(bin) = &bin {
+            test.env(TESTBED_BIN_VAR, bin);
+        }
+        Ok(test.status()?.success())
+    })?;
+    steps.report()
+}
 
-    eprintln!("\nxtask test summary:");
-    for (step, took, ok) in &steps {
-        eprintln!(
-            "  {}  {took:>8.1?}  {step}",
-            if *ok { "ok  " } else { "FAIL" }
-        );
+/// The steps run so far: name, duration, success.
+#[derive(Default)]
+struct Steps(Vec<(&'static str, Duration, bool)>);
+
+impl Steps {
+    /// Runs one step and records how long it took and whether it succeeded.
+    fn run(&mut self, name: &'static str, step: impl FnOnce() -> Result<bool>) -> Result<()> {
+        let started = Instant::now();
+        let ok = step()?;
+        self.0.push((name, started.elapsed(), ok));
+        Ok(())
     }
-    let failed: Vec<&str> = steps
-        .iter()
-        .filter(|(_, _, ok)| !ok)
-        .map(|(step, _, _)| *step)
-        .collect();
-    if !failed.is_empty() {
-        bail!("failed: {}", failed.join(", "));
+
+    /// Prints the summary; fails if any step failed.
+    fn report(&self) -> Result<()> {
+        eprintln!("\nxtask test summary:");
+        for (name, took, ok) in &self.0 {
+            eprintln!(
+                "  {}  {took:>8.1?}  {name}",
+                if *ok { "ok  " } else { "FAIL" }
+            );
+        }
+        let failed: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(_, _, ok)| !ok)
+            .map(|(name, _, _)| *name)
+            .collect();
+        if !failed.is_empty() {
+            bail!("failed: {}", failed.join(", "));
+        }
+        Ok(())
     }
-    Ok(())
 }

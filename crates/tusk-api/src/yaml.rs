@@ -2,8 +2,11 @@
 
 use serde::Serialize;
 
+/// Why a value could not be written as YAML.
+pub type Error = serde_saphyr::ser::Error;
+
 /// Serializes `value` as YAML the way `tusk crd` and `tusk render` print it.
-pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, serde_saphyr::ser::Error> {
+pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, Error> {
     let options = serde_saphyr::ser_options! {
         folded_wrap_chars: usize::MAX / 2,
     };

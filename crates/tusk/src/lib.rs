@@ -1,3 +1,6 @@
 //! Tusk's operator library: everything the `tusk` binary does, as pure builders and the I/O that applies them.
 
+pub mod build;
+pub mod metadata;
 pub mod naming;
+pub mod services;

@@ -13,13 +13,11 @@ async fn every_pgo_example_is_accepted_without_pruning() {
     let plane = common::api_server::control_plane_with_crd().await;
     let api: Api<DynamicObject> = common::api_server::postgresclusters(&plane, "conformance").await;
 
-    let examples = v1beta1_examples();
-    assert!(
-        !examples.is_empty(),
-        "no v1beta1 examples found in {}",
-        examples_dir().display()
+    let examples = common::api_server::v1beta1_examples();
+    assert!(!examples.is_empty(), "no v1beta1 examples found");
+    let ours = common::api_server::yaml_files(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/valid-manifests"),
     );
-    let ours = yaml_files(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/valid-manifests"));
     let mut problems = Vec::new();
     let mut pruned_total = 0;
     for path in examples.iter().chain(&ours) {
@@ -80,31 +78,6 @@ async fn every_pgo_example_is_accepted_without_pruning() {
         ours.len()
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-}
-
-fn examples_dir() -> PathBuf {
-    common::api_server::shared_dir().join("conformance/pgo-examples")
-}
-
-fn v1beta1_examples() -> Vec<PathBuf> {
-    yaml_files(&examples_dir())
-        .into_iter()
-        .filter(|path| {
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            text.lines()
-                .any(|line| line.trim() == "apiVersion: postgres-operator.crunchydata.com/v1beta1")
-        })
-        .collect()
-}
-
-fn yaml_files(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-        .collect();
-    files.sort();
-    files
 }
 
 /// Paths of the leaves of `sent` that `stored` lacks.

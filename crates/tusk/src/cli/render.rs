@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Arguments of `tusk render`.
+/// Arguments of `tusk render`: prints the defaulted manifest, then every object Tusk would create for it.
 #[derive(Args)]
 pub struct RenderArgs {
     /// The PostgresCluster manifest to read, or `-` for standard input.
@@ -23,7 +23,7 @@ pub fn run(args: &RenderArgs) -> ExitCode {
         }
     };
     match tusk_api::manifest::parse(&text) {
-        Ok(cluster) => match tusk_api::yaml::to_yaml(&cluster) {
+        Ok(cluster) => match documents(&cluster) {
             Ok(yaml) => {
                 print!("{yaml}");
                 ExitCode::SUCCESS
@@ -46,6 +46,16 @@ pub fn run(args: &RenderArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The defaulted cluster, then every object Tusk would create for it, as one multi-document YAML stream.
+fn documents(cluster: &tusk_api::PostgresCluster) -> Result<String, tusk_api::yaml::Error> {
+    let mut out = tusk_api::yaml::to_yaml(cluster)?;
+    for object in tusk::build::objects(cluster) {
+        out.push_str("---\n");
+        out.push_str(&tusk_api::yaml::to_yaml(&object)?);
+    }
+    Ok(out)
 }
 
 fn read(file: &PathBuf) -> std::io::Result<String> {

@@ -60,3 +60,26 @@ pub fn shared_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
 }
+
+/// PGO's published `v1beta1` example manifests, sorted.
+pub fn v1beta1_examples() -> Vec<PathBuf> {
+    yaml_files(&shared_dir().join("conformance/pgo-examples"))
+        .into_iter()
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            text.lines()
+                .any(|line| line.trim() == "apiVersion: postgres-operator.crunchydata.com/v1beta1")
+        })
+        .collect()
+}
+
+/// The `*.yaml` files of `dir`, sorted.
+pub fn yaml_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
