@@ -5,15 +5,29 @@
 //! `<c>-ha`) are built by the controller once it has observed it; everything else is here.
 
 use crate::services;
+use k8s_openapi::api::core::v1::Service;
 use serde::Serialize;
 use tusk_api::PostgresCluster;
 
-/// Every object of `cluster` that can be built from its spec alone, as JSON with `apiVersion` and `kind`.
-pub fn objects(cluster: &PostgresCluster) -> Vec<serde_json::Value> {
-    services::instance_services(cluster)
-        .iter()
-        .map(to_json)
-        .collect()
+/// Every object of a cluster that can be built from its spec alone, by kind.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Objects {
+    /// The Services of the instances.
+    pub services: Vec<Service>,
+}
+
+/// Builds every object of `cluster` that can be built from its spec alone.
+pub fn objects(cluster: &PostgresCluster) -> Objects {
+    Objects {
+        services: services::instance_services(cluster),
+    }
+}
+
+impl Objects {
+    /// Every object as JSON with `apiVersion` and `kind`, in apply order.
+    pub fn to_json(&self) -> Vec<serde_json::Value> {
+        self.services.iter().map(to_json).collect()
+    }
 }
 
 fn to_json(object: &impl Serialize) -> serde_json::Value {
@@ -29,7 +43,7 @@ mod tests {
         let cluster =
             tusk_api::manifest::parse(include_str!("../../../examples/hippo/postgres.yaml"))
                 .expect("valid");
-        let built = objects(&cluster);
+        let built = objects(&cluster).to_json();
         assert!(!built.is_empty());
         for object in &built {
             assert_eq!(object["apiVersion"], "v1", "{object}");

@@ -1,6 +1,7 @@
 //! Tusk's operator library: everything the `tusk` binary does, as pure builders and the I/O that applies them.
 
 pub mod build;
+pub mod controller;
 pub mod metadata;
 pub mod naming;
 pub mod services;

@@ -1,6 +1,7 @@
 //! The `tusk` command line: one module per subcommand.
 
 mod crd;
+mod operator;
 mod render;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +19,8 @@ pub struct Cli {
 enum Command {
     /// Print the PostgresCluster CustomResourceDefinition as YAML.
     Crd,
+    /// Run the operator: reconcile PostgresClusters in every namespace, or in `$PGO_TARGET_NAMESPACE`.
+    Operator,
     /// Read a PostgresCluster manifest offline, check it, and print it with every default filled in.
     Render(render::RenderArgs),
 }
@@ -27,6 +30,7 @@ impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
             Command::Crd => crd::run(),
+            Command::Operator => operator::run(),
             Command::Render(args) => render::run(&args),
         }
     }

@@ -51,7 +51,7 @@ pub fn run(args: &RenderArgs) -> ExitCode {
 /// The defaulted cluster, then every object Tusk would create for it, as one multi-document YAML stream.
 fn documents(cluster: &tusk_api::PostgresCluster) -> Result<String, tusk_api::yaml::Error> {
     let mut out = tusk_api::yaml::to_yaml(cluster)?;
-    for object in tusk::build::objects(cluster) {
+    for object in tusk::build::objects(cluster).to_json() {
         out.push_str("---\n");
         out.push_str(&tusk_api::yaml::to_yaml(&object)?);
     }

@@ -1,0 +1,60 @@
+//! The controller: watches PostgresClusters and the objects they own, and reconciles each cluster through the
+//! pipeline observe → validate → build (pure, `crate::build`) → apply, on every change and periodically.
+
+mod apply;
+mod reconcile;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Endpoints, Service};
+use kube::runtime::Controller;
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use std::sync::Arc;
+use tusk_api::PostgresCluster;
+
+pub use reconcile::Error;
+
+/// The field manager of every server-side apply: PGO's, so that Tusk adopts the fields of objects PGO made.
+pub const FIELD_MANAGER: &str = "postgrescluster-controller";
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+}
+
+/// Runs the controller until the process is asked to stop (SIGINT or SIGTERM): over every namespace, or over
+/// `namespace` alone.
+pub async fn run(client: Client, namespace: Option<&str>) {
+    let clusters: Api<PostgresCluster> = scoped(&client, namespace);
+    // Only objects that carry the cluster label are watched: Tusk labels all it creates.
+    let owned = watcher::Config::default().labels(crate::naming::labels::CLUSTER);
+    Controller::new(clusters, watcher::Config::default())
+        .owns(scoped::<Service>(&client, namespace), owned.clone())
+        .owns(scoped::<Endpoints>(&client, namespace), owned)
+        .shutdown_on_signal()
+        .run(
+            reconcile::reconcile,
+            reconcile::error_policy,
+            Arc::new(Context { client }),
+        )
+        .for_each(|result| async move {
+            match result {
+                Ok((cluster, _)) => tracing::debug!(cluster = %cluster, "reconciled"),
+                Err(error) => tracing::warn!(%error, "reconcile failed"),
+            }
+        })
+        .await;
+}
+
+/// An API over every namespace, or one.
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}

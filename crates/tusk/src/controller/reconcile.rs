@@ -1,0 +1,73 @@
+//! One reconcile of one cluster.
+
+use super::Context;
+use super::apply::apply_all;
+use crate::{build, naming, services};
+use k8s_openapi::api::core::v1::Service;
+use kube::runtime::controller::Action;
+use kube::{Api, ResourceExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tusk_api::PostgresCluster;
+
+/// How often a cluster is reconciled when nothing changes, to catch missed events.
+const RESYNC: Duration = Duration::from_secs(300);
+/// How long to wait after a failed reconcile before trying again.
+const RETRY: Duration = Duration::from_secs(5);
+
+/// Why a reconcile failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The cluster has no namespace (PostgresCluster is namespaced; the API server always sets one).
+    #[error("PostgresCluster {0} has no namespace")]
+    NoNamespace(String),
+    /// A request to the API server failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// Brings the objects of `cluster` to what its spec says.
+pub async fn reconcile(
+    cluster: Arc<PostgresCluster>,
+    context: Arc<Context>,
+) -> Result<Action, Error> {
+    let name = cluster.name_any();
+    let namespace = cluster
+        .namespace()
+        .ok_or_else(|| Error::NoNamespace(name.clone()))?;
+    let violations = tusk_api::validation::validate(&cluster);
+    if !violations.is_empty() {
+        let reasons: Vec<String> = violations.iter().map(ToString::to_string).collect();
+        tracing::warn!(cluster = %name, namespace = %namespace, violations = ?reasons, "invalid spec; nothing applied");
+        return Ok(Action::await_change());
+    }
+
+    let objects = build::objects(&cluster);
+    apply_all(&context.client, &objects.services).await?;
+
+    let leader: Api<Service> = Api::namespaced(context.client.clone(), &namespace);
+    let leader_ip = leader
+        .get_opt(&naming::names::patroni_scope(&name))
+        .await?
+        .and_then(|service| service.spec)
+        .and_then(|spec| spec.cluster_ip)
+        .filter(|ip| !ip.is_empty() && ip != "None");
+    if let Some(ip) = leader_ip {
+        apply_all(
+            &context.client,
+            &[services::primary_endpoints(&cluster, &ip)],
+        )
+        .await?;
+    }
+    Ok(Action::requeue(RESYNC))
+}
+
+/// Retries a failed reconcile after a pause; other clusters carry on meanwhile.
+pub fn error_policy(
+    cluster: Arc<PostgresCluster>,
+    error: &Error,
+    _context: Arc<Context>,
+) -> Action {
+    tracing::warn!(cluster = %cluster.name_any(), %error, "reconcile failed; retrying");
+    Action::requeue(RETRY)
+}

@@ -1,0 +1,165 @@
+//! The operator against a real API server: it creates the docs' hippo cluster's Services with PGO's names and
+//! owner references, points `hippo-primary` at the leader Service, heals deleted and hand-edited objects, and
+//! a cluster whose spec is invalid neither gets objects nor stalls the others.
+
+mod common;
+
+use k8s_openapi::api::core::v1::{Endpoints, Service};
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use std::future::Future;
+use std::time::{Duration, Instant};
+use tusk_api::PostgresCluster;
+
+const NAMESPACE: &str = "zoo";
+const SERVICES: [&str; 5] = [
+    "hippo-ha",
+    "hippo-ha-config",
+    "hippo-primary",
+    "hippo-replicas",
+    "hippo-pods",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_and_heals_the_hippo_services() {
+    let plane = common::api_server::control_plane_with_crd().await;
+    common::api_server::postgresclusters(&plane, NAMESPACE).await;
+    let client = plane.client().await.expect("an admin client");
+    let operator = tokio::spawn(tusk::controller::run(client.clone(), Some(NAMESPACE)));
+
+    let clusters: Api<PostgresCluster> = Api::namespaced(client.clone(), NAMESPACE);
+    let broken = hippo().replace("name: hippo", "name: broken").replace(
+        "      - name: repo1\n",
+        "      - name: repo1\n        schedules:\n          full: \"61 * * * *\"\n",
+    );
+    create(&clusters, &broken).await;
+    let hippo = create(&clusters, &hippo()).await;
+
+    let services: Api<Service> = Api::namespaced(client.clone(), NAMESPACE);
+    let took = eventually("every hippo Service exists", || all_exist(&services)).await;
+    println!("the five hippo Services existed {took:.2?} after the cluster was created");
+    for name in SERVICES {
+        let service = services.get(name).await.unwrap();
+        let owner = &service.owner_references()[0];
+        assert_eq!(owner.uid, hippo.uid().unwrap(), "{name} is owned by hippo");
+        assert_eq!(
+            owner.controller,
+            Some(true),
+            "{name} is controlled by hippo"
+        );
+        assert_eq!(
+            service.labels()["postgres-operator.crunchydata.com/cluster"],
+            "hippo"
+        );
+    }
+
+    let leader_ip = services
+        .get("hippo-ha")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .cluster_ip
+        .unwrap();
+    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), NAMESPACE);
+    eventually("hippo-primary points at hippo-ha", || async {
+        let primary = endpoints.get_opt("hippo-primary").await.ok().flatten();
+        let ip = primary
+            .and_then(|e| e.subsets)
+            .and_then(|s| s[0].addresses.clone())
+            .map(|a| a[0].ip.clone());
+        ip.as_deref() == Some(leader_ip.as_str())
+    })
+    .await;
+
+    let old = services.get("hippo-primary").await.unwrap().uid();
+    services
+        .delete("hippo-primary", &DeleteParams::default())
+        .await
+        .unwrap();
+    let took = eventually("a deleted hippo-primary comes back", || async {
+        let now = services.get_opt("hippo-primary").await.ok().flatten();
+        now.is_some_and(|service| service.uid() != old)
+    })
+    .await;
+    println!("a deleted hippo-primary was back after {took:.2?}");
+
+    let edit = serde_json::json!({"spec": {"selector": {"app": "impostor"}}});
+    services
+        .patch(
+            "hippo-replicas",
+            &PatchParams::default(),
+            &Patch::Merge(&edit),
+        )
+        .await
+        .unwrap();
+    let took = eventually("a hand-edited selector is restored", || async {
+        let selector = services
+            .get("hippo-replicas")
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .selector
+            .unwrap_or_default();
+        selector
+            .get("postgres-operator.crunchydata.com/role")
+            .map(String::as_str)
+            == Some("replica")
+            && !selector.contains_key("app")
+    })
+    .await;
+    println!("a hand-edited hippo-replicas selector was restored after {took:.2?}");
+
+    let of_broken = services.list(&Default::default()).await.unwrap();
+    assert!(
+        of_broken
+            .items
+            .iter()
+            .all(|s| !s.name_any().starts_with("broken-")),
+        "an invalid cluster gets no objects"
+    );
+    operator.abort();
+}
+
+/// The docs' quickstart cluster.
+fn hippo() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/hippo/postgres.yaml"
+    ))
+    .unwrap()
+}
+
+async fn create(clusters: &Api<PostgresCluster>, manifest: &str) -> PostgresCluster {
+    let cluster: PostgresCluster = serde_saphyr::from_str(manifest).expect("a PostgresCluster");
+    clusters
+        .create(&PostParams::default(), &cluster)
+        .await
+        .expect("the cluster is created")
+}
+
+async fn all_exist(services: &Api<Service>) -> bool {
+    for name in SERVICES {
+        if !matches!(services.get_opt(name).await, Ok(Some(_))) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Waits up to 30 s for `condition`; returns how long it took.
+async fn eventually<F: Future<Output = bool>>(
+    what: &str,
+    mut condition: impl FnMut() -> F,
+) -> Duration {
+    let started = Instant::now();
+    while !condition().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    started.elapsed()
+}
