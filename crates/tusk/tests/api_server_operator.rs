@@ -1,10 +1,12 @@
 //! The operator against a real API server: it creates the docs' hippo cluster's Services with PGO's names and
-//! owner references, points `hippo-primary` at the leader Service, heals deleted and hand-edited objects, and
-//! a cluster whose spec is invalid neither gets objects nor stalls the others.
+//! owner references, points `hippo-primary` at the leader Service, heals deleted and hand-edited objects, reports
+//! a valid spec in status; a cluster whose spec is invalid gets a condition and an Event naming the field, no
+//! objects, and stalls no other cluster.
 
 mod common;
 
 use k8s_openapi::api::core::v1::{Endpoints, Service};
+use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use std::future::Future;
@@ -110,6 +112,51 @@ async fn creates_and_heals_the_hippo_services() {
     })
     .await;
     println!("a hand-edited hippo-replicas selector was restored after {took:.2?}");
+
+    eventually("hippo reports a valid spec for its generation", || async {
+        let status = clusters
+            .get("hippo")
+            .await
+            .unwrap()
+            .status
+            .unwrap_or_default();
+        let valid = status
+            .conditions
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.type_ == "SpecValid");
+        valid.is_some_and(|c| c.reason == "Valid")
+            && status.observed_generation == hippo.metadata.generation
+    })
+    .await;
+    eventually("broken reports its invalid field in status", || async {
+        let status = clusters
+            .get("broken")
+            .await
+            .unwrap()
+            .status
+            .unwrap_or_default();
+        let valid = status
+            .conditions
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.type_ == "SpecValid");
+        valid.is_some_and(|c| {
+            c.reason == "InvalidSpec"
+                && c.message
+                    .contains("spec.backups.pgbackrest.repos[0].schedules.full")
+        })
+    })
+    .await;
+    let events: Api<Event> = Api::namespaced(client.clone(), NAMESPACE);
+    eventually("an InvalidSpec event names broken", || async {
+        let listed = events.list(&Default::default()).await.unwrap();
+        listed.items.iter().any(|event| {
+            event.reason.as_deref() == Some("InvalidSpec")
+                && event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("broken")
+        })
+    })
+    .await;
 
     let of_broken = services.list(&Default::default()).await.unwrap();
     assert!(

@@ -3,10 +3,12 @@
 
 mod apply;
 mod reconcile;
+pub mod status;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, Service};
 use kube::runtime::Controller;
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::watcher;
 use kube::{Api, Client};
 use std::sync::Arc;
@@ -21,6 +23,8 @@ pub const FIELD_MANAGER: &str = "postgrescluster-controller";
 pub struct Context {
     /// The API client.
     pub client: Client,
+    /// Publishes Events about clusters (`kubectl describe` shows them).
+    pub recorder: Recorder,
 }
 
 /// Runs the controller until the process is asked to stop (SIGINT or SIGTERM): over every namespace, or over
@@ -36,7 +40,10 @@ pub async fn run(client: Client, namespace: Option<&str>) {
         .run(
             reconcile::reconcile,
             reconcile::error_policy,
-            Arc::new(Context { client }),
+            Arc::new(Context {
+                recorder: recorder(&client),
+                client,
+            }),
         )
         .for_each(|result| async move {
             match result {
@@ -45,6 +52,14 @@ pub async fn run(client: Client, namespace: Option<&str>) {
             }
         })
         .await;
+}
+
+fn recorder(client: &Client) -> Recorder {
+    let reporter = Reporter {
+        controller: FIELD_MANAGER.into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    Recorder::new(client.clone(), reporter)
 }
 
 /// An API over every namespace, or one.

@@ -1,11 +1,15 @@
 //! One reconcile of one cluster.
 
-use super::Context;
 use super::apply::apply_all;
+use super::{Context, FIELD_MANAGER, status};
 use crate::{build, naming, services};
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::{Api, ResourceExt};
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 use tusk_api::PostgresCluster;
@@ -26,7 +30,7 @@ pub enum Error {
     Kube(#[from] kube::Error),
 }
 
-/// Brings the objects of `cluster` to what its spec says.
+/// Brings the objects of `cluster` to what its spec says, then reports what it found in `status`.
 pub async fn reconcile(
     cluster: Arc<PostgresCluster>,
     context: Arc<Context>,
@@ -36,9 +40,31 @@ pub async fn reconcile(
         .namespace()
         .ok_or_else(|| Error::NoNamespace(name.clone()))?;
     let violations = tusk_api::validation::validate(&cluster);
+    let valid = status::spec_valid(&cluster, &violations, Time(Timestamp::now()));
+    if status::is_news(&cluster, &valid) && !violations.is_empty() {
+        let event = Event {
+            type_: EventType::Warning,
+            reason: "InvalidSpec".into(),
+            note: Some(valid.message.clone()),
+            action: "Validate".into(),
+            secondary: None,
+        };
+        context
+            .recorder
+            .publish(&event, &cluster.object_ref(&()))
+            .await?;
+    }
+    let clusters: Api<PostgresCluster> = Api::namespaced(context.client.clone(), &namespace);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    clusters
+        .patch_status(
+            &name,
+            &params,
+            &Patch::Apply(status::patch(&cluster, &[valid])),
+        )
+        .await?;
     if !violations.is_empty() {
-        let reasons: Vec<String> = violations.iter().map(ToString::to_string).collect();
-        tracing::warn!(cluster = %name, namespace = %namespace, violations = ?reasons, "invalid spec; nothing applied");
+        tracing::warn!(cluster = %name, namespace = %namespace, "invalid spec; nothing applied");
         return Ok(Action::await_change());
     }
 

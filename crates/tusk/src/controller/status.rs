@@ -1,0 +1,130 @@
+//! The status stage: what a reconcile found, written to `status` so `kubectl describe` shows it.
+//!
+//! Status is deterministic: a condition keeps its `lastTransitionTime` until its status changes, so writing the
+//! same status twice changes nothing and triggers no further reconcile.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use tusk_api::PostgresCluster;
+use tusk_api::status::{Condition, ConditionStatus};
+use tusk_api::validation::Violation;
+
+/// The condition that says whether the spec is valid; when it is not, its message lists every violation.
+pub const SPEC_VALID: &str = "SpecValid";
+
+/// The `SpecValid` condition for `cluster`, given the violations of its spec, at time `now`.
+pub fn spec_valid(cluster: &PostgresCluster, violations: &[Violation], now: Time) -> Condition {
+    let (status, reason, message) = if violations.is_empty() {
+        (
+            ConditionStatus::True,
+            "Valid",
+            "the spec is valid".to_string(),
+        )
+    } else {
+        let listed: Vec<String> = violations.iter().map(ToString::to_string).collect();
+        (
+            ConditionStatus::False,
+            "InvalidSpec",
+            format!(
+                "nothing is applied until the spec is fixed: {}",
+                listed.join("; ")
+            ),
+        )
+    };
+    let previous = previous(cluster, SPEC_VALID);
+    let last_transition_time = match previous {
+        Some(previous) if previous.status == status => previous.last_transition_time.clone(),
+        _ => now,
+    };
+    Condition {
+        type_: SPEC_VALID.into(),
+        status,
+        observed_generation: cluster.metadata.generation,
+        last_transition_time,
+        reason: reason.into(),
+        message,
+    }
+}
+
+/// Whether `condition` differs from what the cluster's status already says (so an event is worth sending).
+pub fn is_news(cluster: &PostgresCluster, condition: &Condition) -> bool {
+    previous(cluster, &condition.type_).is_none_or(|previous| {
+        previous.status != condition.status || previous.message != condition.message
+    })
+}
+
+/// The server-side apply body that sets `conditions` and `observedGeneration`.
+pub fn patch(cluster: &PostgresCluster, conditions: &[Condition]) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "postgres-operator.crunchydata.com/v1beta1",
+        "kind": "PostgresCluster",
+        "status": {
+            "observedGeneration": cluster.metadata.generation,
+            "conditions": conditions,
+        },
+    })
+}
+
+fn previous<'a>(cluster: &'a PostgresCluster, type_: &str) -> Option<&'a Condition> {
+    cluster
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|condition| condition.type_ == type_)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+    use tusk_api::status::PostgresClusterStatus;
+
+    fn cluster() -> PostgresCluster {
+        let mut cluster =
+            tusk_api::manifest::parse(include_str!("../../../../examples/hippo/postgres.yaml"))
+                .unwrap();
+        cluster.metadata.generation = Some(3);
+        cluster
+    }
+
+    fn at(seconds: i64) -> Time {
+        Time(Timestamp::from_second(seconds).unwrap())
+    }
+
+    fn violation() -> Violation {
+        Violation {
+            field: "spec.backups.pgbackrest.repos[0].schedules.full".into(),
+            rule: "not a cron schedule".into(),
+        }
+    }
+
+    #[test]
+    fn an_invalid_spec_lists_every_violation() {
+        let condition = spec_valid(&cluster(), &[violation()], at(100));
+        assert_eq!(condition.status, ConditionStatus::False);
+        assert_eq!(condition.reason, "InvalidSpec");
+        assert!(
+            condition
+                .message
+                .contains("spec.backups.pgbackrest.repos[0].schedules.full: not a cron schedule")
+        );
+        assert_eq!(condition.observed_generation, Some(3));
+    }
+
+    #[test]
+    fn the_transition_time_moves_only_when_the_status_does() {
+        let mut cluster = cluster();
+        let first = spec_valid(&cluster, &[], at(100));
+        cluster.status = Some(PostgresClusterStatus {
+            conditions: Some(vec![first.clone()]),
+            ..Default::default()
+        });
+        let again = spec_valid(&cluster, &[], at(200));
+        assert_eq!(again, first, "the same status twice is the same condition");
+        assert!(!is_news(&cluster, &again));
+        let broken = spec_valid(&cluster, &[violation()], at(300));
+        assert_eq!(broken.last_transition_time, at(300));
+        assert!(is_news(&cluster, &broken));
+    }
+}
