@@ -4,14 +4,21 @@
 //! Objects that need observed state (the Endpoints of `<c>-primary` need the ClusterIP Kubernetes assigns to
 //! `<c>-ha`) are built by the controller once it has observed it; everything else is here.
 
-use crate::services;
-use k8s_openapi::api::core::v1::Service;
+use crate::{patroni, services};
+use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use serde::Serialize;
 use tusk_api::PostgresCluster;
 
 /// Every object of a cluster that can be built from its spec alone, by kind.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Objects {
+    /// The ServiceAccounts of the cluster's pods.
+    pub service_accounts: Vec<ServiceAccount>,
+    /// The Roles of those accounts.
+    pub roles: Vec<Role>,
+    /// What binds each Role to its account.
+    pub role_bindings: Vec<RoleBinding>,
     /// The Services of the instances.
     pub services: Vec<Service>,
 }
@@ -19,6 +26,9 @@ pub struct Objects {
 /// Builds every object of `cluster` that can be built from its spec alone.
 pub fn objects(cluster: &PostgresCluster) -> Objects {
     Objects {
+        service_accounts: vec![patroni::rbac::service_account(cluster)],
+        roles: vec![patroni::rbac::role(cluster)],
+        role_bindings: vec![patroni::rbac::role_binding(cluster)],
         services: services::instance_services(cluster),
     }
 }
@@ -26,7 +36,11 @@ pub fn objects(cluster: &PostgresCluster) -> Objects {
 impl Objects {
     /// Every object as JSON with `apiVersion` and `kind`, in apply order.
     pub fn to_json(&self) -> Vec<serde_json::Value> {
-        self.services.iter().map(to_json).collect()
+        let mut out: Vec<serde_json::Value> = self.service_accounts.iter().map(to_json).collect();
+        out.extend(self.roles.iter().map(to_json));
+        out.extend(self.role_bindings.iter().map(to_json));
+        out.extend(self.services.iter().map(to_json));
+        out
     }
 }
 
@@ -46,7 +60,7 @@ mod tests {
         let built = objects(&cluster).to_json();
         assert!(!built.is_empty());
         for object in &built {
-            assert_eq!(object["apiVersion"], "v1", "{object}");
+            assert!(object["apiVersion"].is_string(), "{object}");
             assert!(object["kind"].is_string(), "{object}");
             assert!(
                 object["metadata"]["name"]

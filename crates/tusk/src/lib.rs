@@ -4,4 +4,5 @@ pub mod build;
 pub mod controller;
 pub mod metadata;
 pub mod naming;
+pub mod patroni;
 pub mod services;

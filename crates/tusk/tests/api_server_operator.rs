@@ -5,8 +5,9 @@
 
 mod common;
 
-use k8s_openapi::api::core::v1::{Endpoints, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Service, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use std::future::Future;
@@ -54,6 +55,27 @@ async fn creates_and_heals_the_hippo_services() {
             "hippo"
         );
     }
+
+    let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), NAMESPACE);
+    let roles: Api<Role> = Api::namespaced(client.clone(), NAMESPACE);
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), NAMESPACE);
+    eventually("Patroni's account, Role and RoleBinding exist", || async {
+        matches!(accounts.get_opt("hippo-instance").await, Ok(Some(_)))
+            && matches!(roles.get_opt("hippo-instance").await, Ok(Some(_)))
+            && matches!(bindings.get_opt("hippo-instance").await, Ok(Some(_)))
+    })
+    .await;
+    let old = bindings.get("hippo-instance").await.unwrap().uid();
+    bindings
+        .delete("hippo-instance", &DeleteParams::default())
+        .await
+        .unwrap();
+    let took = eventually("a deleted RoleBinding comes back", || async {
+        let now = bindings.get_opt("hippo-instance").await.ok().flatten();
+        now.is_some_and(|binding| binding.uid() != old)
+    })
+    .await;
+    println!("a deleted hippo-instance RoleBinding was back after {took:.2?}");
 
     let leader_ip = services
         .get("hippo-ha")

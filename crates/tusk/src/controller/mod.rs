@@ -6,7 +6,8 @@ mod reconcile;
 pub mod status;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Endpoints, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::runtime::Controller;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::watcher;
@@ -35,7 +36,10 @@ pub async fn run(client: Client, namespace: Option<&str>) {
     let owned = watcher::Config::default().labels(crate::naming::labels::CLUSTER);
     Controller::new(clusters, watcher::Config::default())
         .owns(scoped::<Service>(&client, namespace), owned.clone())
-        .owns(scoped::<Endpoints>(&client, namespace), owned)
+        .owns(scoped::<Endpoints>(&client, namespace), owned.clone())
+        .owns(scoped::<ServiceAccount>(&client, namespace), owned.clone())
+        .owns(scoped::<Role>(&client, namespace), owned.clone())
+        .owns(scoped::<RoleBinding>(&client, namespace), owned)
         .shutdown_on_signal()
         .run(
             reconcile::reconcile,

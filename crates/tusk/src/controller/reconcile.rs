@@ -69,6 +69,9 @@ pub async fn reconcile(
     }
 
     let objects = build::objects(&cluster);
+    apply_all(&context.client, &objects.service_accounts).await?;
+    apply_all(&context.client, &objects.roles).await?;
+    apply_all(&context.client, &objects.role_bindings).await?;
     apply_all(&context.client, &objects.services).await?;
 
     let leader: Api<Service> = Api::namespaced(context.client.clone(), &namespace);
