@@ -4,8 +4,9 @@
 //! Objects that need observed state (the Endpoints of `<c>-primary` need the ClusterIP Kubernetes assigns to
 //! `<c>-ha`) are built by the controller once it has observed it; everything else is here.
 
-use crate::{patroni, services};
+use crate::{instances, patroni, services};
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use serde::Serialize;
 use tusk_api::PostgresCluster;
@@ -21,6 +22,8 @@ pub struct Objects {
     pub role_bindings: Vec<RoleBinding>,
     /// The Services of the instances.
     pub services: Vec<Service>,
+    /// The disruption budgets of instance sets with more than one instance.
+    pub disruption_budgets: Vec<PodDisruptionBudget>,
 }
 
 /// Builds every object of `cluster` that can be built from its spec alone.
@@ -30,6 +33,7 @@ pub fn objects(cluster: &PostgresCluster) -> Objects {
         roles: vec![patroni::rbac::role(cluster)],
         role_bindings: vec![patroni::rbac::role_binding(cluster)],
         services: services::instance_services(cluster),
+        disruption_budgets: instances::disruption_budget::disruption_budgets(cluster),
     }
 }
 
@@ -40,6 +44,7 @@ impl Objects {
         out.extend(self.roles.iter().map(to_json));
         out.extend(self.role_bindings.iter().map(to_json));
         out.extend(self.services.iter().map(to_json));
+        out.extend(self.disruption_budgets.iter().map(to_json));
         out
     }
 }

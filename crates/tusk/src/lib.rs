@@ -2,7 +2,9 @@
 
 pub mod build;
 pub mod controller;
+pub mod instances;
 pub mod metadata;
 pub mod naming;
 pub mod patroni;
 pub mod services;
+pub mod validate;

@@ -1,12 +1,13 @@
 //! The operator against a real API server: it creates the docs' hippo cluster's Services with PGO's names and
 //! owner references, points `hippo-primary` at the leader Service, heals deleted and hand-edited objects, reports
-//! a valid spec in status; a cluster whose spec is invalid gets a condition and an Event naming the field, no
+//! a valid spec in status, adds and removes an instance set's disruption budget as it scales; a cluster whose spec is invalid gets a condition and an Event naming the field, no
 //! objects, and stalls no other cluster.
 
 mod common;
 
 use k8s_openapi::api::core::v1::{Endpoints, Service, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
@@ -177,6 +178,36 @@ async fn creates_and_heals_the_hippo_services() {
             event.reason.as_deref() == Some("InvalidSpec")
                 && event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("broken")
         })
+    })
+    .await;
+
+    let budgets: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), NAMESPACE);
+    assert!(
+        budgets
+            .get_opt("hippo-set-instance1")
+            .await
+            .unwrap()
+            .is_none(),
+        "one instance needs no budget"
+    );
+    let scale = |replicas: i32| {
+        serde_json::json!({"spec": {"instances": [{"name": "instance1", "replicas": replicas,
+        "dataVolumeClaimSpec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}})
+    };
+    clusters
+        .patch("hippo", &PatchParams::default(), &Patch::Merge(&scale(2)))
+        .await
+        .unwrap();
+    eventually("two instances get a disruption budget", || async {
+        matches!(budgets.get_opt("hippo-set-instance1").await, Ok(Some(_)))
+    })
+    .await;
+    clusters
+        .patch("hippo", &PatchParams::default(), &Patch::Merge(&scale(1)))
+        .await
+        .unwrap();
+    eventually("back to one instance, the budget is removed", || async {
+        matches!(budgets.get_opt("hippo-set-instance1").await, Ok(None))
     })
     .await;
 

@@ -22,7 +22,15 @@ pub fn run(args: &RenderArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match tusk_api::manifest::parse(&text) {
+    let checked = tusk_api::manifest::parse(&text).and_then(|cluster| {
+        let violations = tusk::validate::name_lengths(&cluster);
+        if violations.is_empty() {
+            Ok(cluster)
+        } else {
+            Err(violations)
+        }
+    });
+    match checked {
         Ok(cluster) => match documents(&cluster) {
             Ok(yaml) => {
                 print!("{yaml}");

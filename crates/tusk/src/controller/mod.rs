@@ -2,11 +2,13 @@
 //! pipeline observe → validate → build (pure, `crate::build`) → apply, on every change and periodically.
 
 mod apply;
+mod prune;
 mod reconcile;
 pub mod status;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::runtime::Controller;
 use kube::runtime::events::{Recorder, Reporter};
@@ -39,7 +41,8 @@ pub async fn run(client: Client, namespace: Option<&str>) {
         .owns(scoped::<Endpoints>(&client, namespace), owned.clone())
         .owns(scoped::<ServiceAccount>(&client, namespace), owned.clone())
         .owns(scoped::<Role>(&client, namespace), owned.clone())
-        .owns(scoped::<RoleBinding>(&client, namespace), owned)
+        .owns(scoped::<RoleBinding>(&client, namespace), owned.clone())
+        .owns(scoped::<PodDisruptionBudget>(&client, namespace), owned)
         .shutdown_on_signal()
         .run(
             reconcile::reconcile,

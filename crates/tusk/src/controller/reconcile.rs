@@ -1,6 +1,7 @@
 //! One reconcile of one cluster.
 
 use super::apply::apply_all;
+use super::prune::prune;
 use super::{Context, FIELD_MANAGER, status};
 use crate::{build, naming, services};
 use k8s_openapi::api::core::v1::Service;
@@ -39,7 +40,7 @@ pub async fn reconcile(
     let namespace = cluster
         .namespace()
         .ok_or_else(|| Error::NoNamespace(name.clone()))?;
-    let violations = tusk_api::validation::validate(&cluster);
+    let violations = crate::validate::validate(&cluster);
     let valid = status::spec_valid(&cluster, &violations, Time(Timestamp::now()));
     if status::is_news(&cluster, &valid) && !violations.is_empty() {
         let event = Event {
@@ -73,6 +74,8 @@ pub async fn reconcile(
     apply_all(&context.client, &objects.roles).await?;
     apply_all(&context.client, &objects.role_bindings).await?;
     apply_all(&context.client, &objects.services).await?;
+    apply_all(&context.client, &objects.disruption_budgets).await?;
+    prune(&context.client, &cluster, &objects.disruption_budgets).await?;
 
     let leader: Api<Service> = Api::namespaced(context.client.clone(), &namespace);
     let leader_ip = leader
