@@ -1,8 +1,9 @@
 //! The build stage of a reconcile: a checked PostgresCluster in, every Kubernetes object Tusk would create for
 //! it out. Pure: no I/O, so `tusk render` prints exactly what the operator applies.
 //!
-//! Objects that need observed state (the Endpoints of `<c>-primary` need the ClusterIP Kubernetes assigns to
-//! `<c>-ha`) are built by the controller once it has observed it; everything else is here.
+//! Objects that need observed state are built by the controller once it has observed it: the Endpoints of
+//! `<c>-primary` (they need the ClusterIP Kubernetes assigns to `<c>-ha`) and the user Secrets (they keep the
+//! passwords already in them). Everything else is here.
 
 use crate::{instances, patroni, services};
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};

@@ -7,4 +7,5 @@ pub mod metadata;
 pub mod naming;
 pub mod patroni;
 pub mod services;
+pub mod users;
 pub mod validate;

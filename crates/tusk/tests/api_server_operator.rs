@@ -1,11 +1,11 @@
 //! The operator against a real API server: it creates the docs' hippo cluster's Services with PGO's names and
 //! owner references, points `hippo-primary` at the leader Service, heals deleted and hand-edited objects, reports
-//! a valid spec in status, adds and removes an instance set's disruption budget as it scales; a cluster whose spec is invalid gets a condition and an Event naming the field, no
+//! a valid spec in status, keeps the user Secret's custom password, adds and removes an instance set's disruption budget as it scales; a cluster whose spec is invalid gets a condition and an Event naming the field, no
 //! objects, and stalls no other cluster.
 
 mod common;
 
-use k8s_openapi::api::core::v1::{Endpoints, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Endpoints, Secret, Service, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use tusk_api::PostgresCluster;
 
 const NAMESPACE: &str = "zoo";
+/// The docs' Custom Passwords verifier, for the password `datalake`.
+const DATALAKE: &str = "SCRAM-SHA-256$4096:FAnSkUrL3jH6Bp17P5FTuQ==$BecLU0YXzBUwnTk3b3ghIZ7/zS2XvD8wX50Hz5JL0q4=:pxuEtozYTZpAc6wINV53sCr4Afxk8LLfor5MvkYp21s=";
 const SERVICES: [&str; 5] = [
     "hippo-ha",
     "hippo-ha-config",
@@ -180,6 +182,50 @@ async fn creates_and_heals_the_hippo_services() {
         })
     })
     .await;
+
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
+    eventually("hippo-pguser-hippo holds the docs' keys", || async {
+        let secret = secrets.get_opt("hippo-pguser-hippo").await.ok().flatten();
+        let keys: Vec<String> = secret
+            .and_then(|s| s.data)
+            .map(|d| d.into_keys().collect())
+            .unwrap_or_default();
+        keys == [
+            "dbname", "host", "jdbc-uri", "password", "port", "uri", "user", "verifier",
+        ]
+    })
+    .await;
+    let custom = serde_json::json!({"stringData": {"password": "datalake", "verifier": DATALAKE}});
+    secrets
+        .patch(
+            "hippo-pguser-hippo",
+            &PatchParams::default(),
+            &Patch::Merge(&custom),
+        )
+        .await
+        .unwrap();
+    eventually("the uri follows the custom password", || async {
+        let data = secrets
+            .get("hippo-pguser-hippo")
+            .await
+            .unwrap()
+            .data
+            .unwrap();
+        String::from_utf8_lossy(&data["uri"].0).contains(":datalake@")
+    })
+    .await;
+    let kept = secrets
+        .get("hippo-pguser-hippo")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(kept["password"].0, b"datalake", "a custom password is kept");
+    assert_eq!(
+        kept["verifier"].0,
+        DATALAKE.as_bytes(),
+        "a custom verifier is kept"
+    );
 
     let budgets: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), NAMESPACE);
     assert!(

@@ -7,7 +7,7 @@ mod reconcile;
 pub mod status;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Endpoints, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Endpoints, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::runtime::Controller;
@@ -42,7 +42,11 @@ pub async fn run(client: Client, namespace: Option<&str>) {
         .owns(scoped::<ServiceAccount>(&client, namespace), owned.clone())
         .owns(scoped::<Role>(&client, namespace), owned.clone())
         .owns(scoped::<RoleBinding>(&client, namespace), owned.clone())
-        .owns(scoped::<PodDisruptionBudget>(&client, namespace), owned)
+        .owns(
+            scoped::<PodDisruptionBudget>(&client, namespace),
+            owned.clone(),
+        )
+        .owns(scoped::<Secret>(&client, namespace), owned)
         .shutdown_on_signal()
         .run(
             reconcile::reconcile,

@@ -3,8 +3,8 @@
 use super::apply::apply_all;
 use super::prune::prune;
 use super::{Context, FIELD_MANAGER, status};
-use crate::{build, naming, services};
-use k8s_openapi::api::core::v1::Service;
+use crate::{build, naming, services, users};
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
@@ -76,6 +76,17 @@ pub async fn reconcile(
     apply_all(&context.client, &objects.services).await?;
     apply_all(&context.client, &objects.disruption_budgets).await?;
     prune(&context.client, &cluster, &objects.disruption_budgets).await?;
+
+    let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
+    let mut user_secrets = Vec::new();
+    for user in users::wanted(&cluster) {
+        let existing = secrets
+            .get_opt(&naming::names::user_secret(&name, &user.name))
+            .await?;
+        let credentials = users::credentials::credentials(existing.as_ref());
+        user_secrets.push(users::secret::user_secret(&cluster, &user, &credentials));
+    }
+    apply_all(&context.client, &user_secrets).await?;
 
     let leader: Api<Service> = Api::namespaced(context.client.clone(), &namespace);
     let leader_ip = leader
