@@ -132,6 +132,26 @@ impl ControlPlane {
         Ok(kube::Client::try_from(config)?)
     }
 
+    /// A client that acts as `user` in `groups` (impersonated by the administrator), to test what an identity
+    /// with given RBAC can and cannot do: a service account is `system:serviceaccount:<namespace>:<name>` in
+    /// `system:serviceaccounts` and `system:serviceaccounts:<namespace>`.
+    pub async fn client_as(&self, user: &str, groups: &[&str]) -> Result<kube::Client> {
+        let mut kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
+        for named in &mut kubeconfig.auth_infos {
+            if let Some(auth) = named.auth_info.as_mut() {
+                auth.impersonate = Some(user.to_string());
+                auth.impersonate_groups =
+                    Some(groups.iter().map(|group| group.to_string()).collect());
+            }
+        }
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await?;
+        Ok(kube::Client::try_from(config)?)
+    }
+
     /// `kubectl`, built from the same Kubernetes release, pointed at this API server.
     pub fn kubectl(&self) -> Command {
         let mut command = Command::new(self.bin_dir.join("kubectl"));

@@ -54,6 +54,12 @@ pub async fn postgresclusters(plane: &ControlPlane, namespace: &str) -> Api<Dyna
     )
 }
 
+/// The typed PostgresCluster API of `namespace`, which is created first.
+pub async fn typed_postgresclusters(plane: &ControlPlane, namespace: &str) -> Api<PostgresCluster> {
+    let untyped = postgresclusters(plane, namespace).await;
+    Api::namespaced(untyped.into_client(), namespace)
+}
+
 /// `shared/` beside the checkout (or `$TUSK_SHARED_DIR`): PGO's docs, schema and examples.
 pub fn shared_dir() -> PathBuf {
     std::env::var_os("TUSK_SHARED_DIR")
