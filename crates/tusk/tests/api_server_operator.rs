@@ -68,16 +68,7 @@ async fn creates_and_heals_the_hippo_services() {
             && matches!(bindings.get_opt("hippo-instance").await, Ok(Some(_)))
     })
     .await;
-    let old = bindings.get("hippo-instance").await.unwrap().uid();
-    bindings
-        .delete("hippo-instance", &DeleteParams::default())
-        .await
-        .unwrap();
-    let took = eventually("a deleted RoleBinding comes back", || async {
-        let now = bindings.get_opt("hippo-instance").await.ok().flatten();
-        now.is_some_and(|binding| binding.uid() != old)
-    })
-    .await;
+    let took = heals_deletion(&bindings, "hippo-instance").await;
     println!("a deleted hippo-instance RoleBinding was back after {took:.2?}");
 
     let leader_ip = services
@@ -99,16 +90,7 @@ async fn creates_and_heals_the_hippo_services() {
     })
     .await;
 
-    let old = services.get("hippo-primary").await.unwrap().uid();
-    services
-        .delete("hippo-primary", &DeleteParams::default())
-        .await
-        .unwrap();
-    let took = eventually("a deleted hippo-primary comes back", || async {
-        let now = services.get_opt("hippo-primary").await.ok().flatten();
-        now.is_some_and(|service| service.uid() != old)
-    })
-    .await;
+    let took = heals_deletion(&services, "hippo-primary").await;
     println!("a deleted hippo-primary was back after {took:.2?}");
 
     let edit = serde_json::json!({"spec": {"selector": {"app": "impostor"}}});
@@ -292,6 +274,23 @@ async fn all_exist(services: &Api<Service>) -> bool {
         }
     }
     true
+}
+
+/// Deletes `name` and waits until the operator has made it again; returns how long that took.
+async fn heals_deletion<K>(api: &Api<K>, name: &str) -> Duration
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let old = api.get(name).await.unwrap().uid();
+    api.delete(name, &DeleteParams::default()).await.unwrap();
+    eventually(&format!("a deleted {name} comes back"), || async {
+        api.get_opt(name)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|now| now.uid() != old)
+    })
+    .await
 }
 
 /// Waits up to 30 s for `condition`; returns how long it took.
