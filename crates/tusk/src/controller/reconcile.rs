@@ -84,7 +84,12 @@ pub async fn reconcile(
             .get_opt(&naming::names::user_secret(&name, &user.name))
             .await?;
         let credentials = users::credentials::credentials(existing.as_ref());
-        user_secrets.push(users::secret::user_secret(&cluster, &user, &credentials));
+        let mut secret = users::secret::user_secret(&cluster, &user, &credentials);
+        // Apply only over the version just read: if a person changes the password meanwhile, the apply fails
+        // with a conflict and the next reconcile reads their password, instead of this one overwriting it.
+        secret.metadata.resource_version =
+            existing.and_then(|existing| existing.metadata.resource_version);
+        user_secrets.push(secret);
     }
     apply_all(&context.client, &user_secrets).await?;
 
