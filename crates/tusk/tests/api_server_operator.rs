@@ -14,6 +14,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use std::future::Future;
 use std::time::{Duration, Instant};
 use tusk_api::PostgresCluster;
+use tusk_api::status::Condition;
 
 const NAMESPACE: &str = "zoo";
 /// The docs' Custom Passwords verifier, for the password `datalake`.
@@ -121,33 +122,12 @@ async fn creates_and_heals_the_hippo_services() {
     println!("a hand-edited hippo-replicas selector was restored after {took:.2?}");
 
     eventually("hippo reports a valid spec for its generation", || async {
-        let status = clusters
-            .get("hippo")
-            .await
-            .unwrap()
-            .status
-            .unwrap_or_default();
-        let valid = status
-            .conditions
-            .unwrap_or_default()
-            .into_iter()
-            .find(|c| c.type_ == "SpecValid");
-        valid.is_some_and(|c| c.reason == "Valid")
-            && status.observed_generation == hippo.metadata.generation
+        let (valid, generation) = spec_valid(&clusters, "hippo").await;
+        valid.is_some_and(|c| c.reason == "Valid") && generation == hippo.metadata.generation
     })
     .await;
     eventually("broken reports its invalid field in status", || async {
-        let status = clusters
-            .get("broken")
-            .await
-            .unwrap()
-            .status
-            .unwrap_or_default();
-        let valid = status
-            .conditions
-            .unwrap_or_default()
-            .into_iter()
-            .find(|c| c.type_ == "SpecValid");
+        let (valid, _) = spec_valid(&clusters, "broken").await;
         valid.is_some_and(|c| {
             c.reason == "InvalidSpec"
                 && c.message
@@ -274,6 +254,20 @@ async fn all_exist(services: &Api<Service>) -> bool {
         }
     }
     true
+}
+
+/// The `SpecValid` condition of cluster `name`, and the generation its status describes.
+async fn spec_valid(
+    clusters: &Api<PostgresCluster>,
+    name: &str,
+) -> (Option<Condition>, Option<i64>) {
+    let status = clusters.get(name).await.unwrap().status.unwrap_or_default();
+    let valid = status
+        .conditions
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.type_ == "SpecValid");
+    (valid, status.observed_generation)
 }
 
 /// Deletes `name` and waits until the operator has made it again; returns how long that took.
