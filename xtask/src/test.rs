@@ -17,7 +17,7 @@ pub fn run() -> Result<()> {
             .args(["fmt", "--all", "--check"])
             .status()?
             .success())
-    })?;
+    });
     steps.run("lints (cargo clippy)", || {
         Ok(cargo()
             .args([
@@ -30,12 +30,12 @@ pub fn run() -> Result<()> {
             ])
             .status()?
             .success())
-    })?;
+    });
     let mut bin = None;
     steps.run("test bed (etcd, kube-apiserver, kubectl)", || {
         bin = Some(testbed::build()?);
         Ok(true)
-    })?;
+    });
     steps.run("unit and integration tests (cargo test)", || {
         let mut test = cargo();
         test.args([
@@ -50,7 +50,7 @@ pub fn run() -> Result<()> {
             test.env(TESTBED_BIN_VAR, bin);
         }
         Ok(test.status()?.success())
-    })?;
+    });
     steps.report()
 }
 
@@ -59,12 +59,15 @@ pub fn run() -> Result<()> {
 struct Steps(Vec<(&'static str, Duration, bool)>);
 
 impl Steps {
-    /// Runs one step and records how long it took and whether it succeeded.
-    fn run(&mut self, name: &'static str, step: impl FnOnce() -> Result<bool>) -> Result<()> {
+    /// Runs one step and records how long it took and whether it succeeded; a step that cannot run at all
+    /// (its error is printed) counts as failed.
+    fn run(&mut self, name: &'static str, step: impl FnOnce() -> Result<bool>) {
         let started = Instant::now();
-        let ok = step()?;
+        let ok = step().unwrap_or_else(|error| {
+            eprintln!("xtask: {name}: {error:#}");
+            false
+        });
         self.0.push((name, started.elapsed(), ok));
-        Ok(())
     }
 
     /// Prints the summary; fails if any step failed.

@@ -14,11 +14,15 @@ pub fn build() -> Result<PathBuf> {
     let bin = testbeds.join(&key).join("bin");
     std::fs::create_dir_all(&bin)?;
     remove_other_versions(&testbeds, &key)?;
-    for binary in gomod::BINARIES {
+    let missing: Vec<&gomod::GoBinary> = gomod::BINARIES
+        .iter()
+        .filter(|binary| !bin.join(binary.name).is_file())
+        .collect();
+    if missing.is_empty() {
+        eprintln!("xtask: test bed up to date in {}", bin.display());
+    }
+    for binary in missing {
         let target = bin.join(binary.name);
-        if target.is_file() {
-            continue;
-        }
         let started = Instant::now();
         eprintln!(
             "xtask: building {} from {} (go build) ...",

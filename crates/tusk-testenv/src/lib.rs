@@ -25,6 +25,9 @@ pub const BIN_DIR_VAR: &str = "TUSK_TESTBED_BIN";
 /// How long etcd and kube-apiserver get to become ready.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// How often [`ControlPlane::start`] tries when a port it picked is taken before etcd or the API server binds it.
+const START_ATTEMPTS: u32 = 3;
+
 /// A running etcd and kube-apiserver. Dropping it stops both and removes their files.
 pub struct ControlPlane {
     // Fields drop in order: the API server before etcd, the directory last.
@@ -41,54 +44,73 @@ impl ControlPlane {
     pub async fn start() -> Result<ControlPlane> {
         let started = Instant::now();
         let bin_dir = bin_dir()?;
+        let mut attempt = 1;
+        let plane = loop {
+            match ControlPlane::start_once(&bin_dir).await {
+                // Another process took a port between our pick and etcd's or the API server's bind.
+                Err(error)
+                    if attempt < START_ATTEMPTS
+                        && format!("{error:#}").contains("address already in use") =>
+                {
+                    eprintln!("tusk-testenv: a port was taken, starting again");
+                    attempt += 1;
+                }
+                result => break result?,
+            }
+        };
+        eprintln!(
+            "tusk-testenv: etcd and kube-apiserver ready at {} in {:.1?}",
+            plane.url,
+            started.elapsed()
+        );
+        Ok(plane)
+    }
+
+    /// One attempt of [`ControlPlane::start`], in a fresh directory on fresh ports.
+    async fn start_once(bin_dir: &Path) -> Result<ControlPlane> {
         let dir = tempfile::Builder::new().prefix("tusk-testenv-").tempdir()?;
         let certs = Certificates::generate()?.write_to(dir.path())?;
+        let [client_port, peer_port, secure_port] = free_ports()?;
 
-        let (client_port, peer_port, secure_port) = (free_port()?, free_port()?, free_port()?);
         let etcd_url = format!("http://127.0.0.1:{client_port}");
         let peer_url = format!("http://127.0.0.1:{peer_port}");
-        let etcd = Supervised::spawn(
-            "etcd",
-            Command::new(bin_dir.join("etcd"))
-                .arg(format!("--data-dir={}", dir.path().join("etcd").display()))
-                .arg(format!("--listen-client-urls={etcd_url}"))
-                .arg(format!("--advertise-client-urls={etcd_url}"))
-                .arg(format!("--listen-peer-urls={peer_url}"))
-                .arg(format!("--initial-advertise-peer-urls={peer_url}"))
-                .arg(format!("--initial-cluster=default={peer_url}"))
-                .arg("--unsafe-no-fsync")
-                .arg("--log-level=warn"),
-            dir.path(),
-        )?;
+        let mut etcd = Command::new(bin_dir.join("etcd"));
+        etcd.args([
+            format!("--data-dir={}", dir.path().join("etcd").display()),
+            format!("--listen-client-urls={etcd_url}"),
+            format!("--advertise-client-urls={etcd_url}"),
+            format!("--listen-peer-urls={peer_url}"),
+            format!("--initial-advertise-peer-urls={peer_url}"),
+            format!("--initial-cluster=default={peer_url}"),
+            "--unsafe-no-fsync".into(),
+            "--log-level=warn".into(),
+        ]);
+        let etcd = Supervised::spawn("etcd", etcd, dir.path())?;
 
-        let apiserver = Supervised::spawn(
-            "kube-apiserver",
-            Command::new(bin_dir.join("kube-apiserver"))
-                .arg(format!("--etcd-servers={etcd_url}"))
-                .arg("--bind-address=127.0.0.1")
-                .arg("--advertise-address=127.0.0.1")
-                .arg(format!("--secure-port={secure_port}"))
-                .arg(format!("--cert-dir={}", dir.path().display()))
-                .arg(format!("--tls-cert-file={}", certs.serving_cert.display()))
-                .arg(format!(
-                    "--tls-private-key-file={}",
-                    certs.serving_key.display()
-                ))
-                .arg(format!("--client-ca-file={}", certs.ca_cert.display()))
-                .arg(format!(
-                    "--service-account-key-file={}",
-                    certs.service_account_public_key.display()
-                ))
-                .arg(format!(
-                    "--service-account-signing-key-file={}",
-                    certs.service_account_key.display()
-                ))
-                .arg("--service-account-issuer=https://kubernetes.default.svc")
-                .arg("--service-cluster-ip-range=10.96.0.0/16")
-                .arg("--authorization-mode=RBAC")
-                .arg("--v=1"),
-            dir.path(),
-        )?;
+        let mut apiserver = Command::new(bin_dir.join("kube-apiserver"));
+        apiserver.args([
+            format!("--etcd-servers={etcd_url}"),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            format!("--secure-port={secure_port}"),
+            format!("--cert-dir={}", dir.path().display()),
+            format!("--tls-cert-file={}", certs.serving_cert.display()),
+            format!("--tls-private-key-file={}", certs.serving_key.display()),
+            format!("--client-ca-file={}", certs.ca_cert.display()),
+            format!(
+                "--service-account-key-file={}",
+                certs.service_account_public_key.display()
+            ),
+            format!(
+                "--service-account-signing-key-file={}",
+                certs.service_account_key.display()
+            ),
+            "--service-account-issuer=https://kubernetes.default.svc".into(),
+            "--service-cluster-ip-range=10.96.0.0/16".into(),
+            "--authorization-mode=RBAC".into(),
+            "--v=1".into(),
+        ]);
+        let apiserver = Supervised::spawn("kube-apiserver", apiserver, dir.path())?;
 
         let url = format!("https://127.0.0.1:{secure_port}");
         let kubeconfig = dir.path().join("kubeconfig");
@@ -97,17 +119,12 @@ impl ControlPlane {
         let plane = ControlPlane {
             apiserver,
             etcd,
-            bin_dir,
+            bin_dir: bin_dir.to_path_buf(),
             kubeconfig,
             url,
             dir,
         };
         plane.wait_ready().await?;
-        eprintln!(
-            "tusk-testenv: etcd and kube-apiserver ready at {} in {:.1?}",
-            plane.url,
-            started.elapsed()
-        );
         Ok(plane)
     }
 
@@ -214,9 +231,16 @@ fn bin_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// Distinct ports that were free a moment ago on 127.0.0.1 (held together while picked, so they differ).
+fn free_ports<const N: usize>() -> Result<[u16; N]> {
+    let listeners = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let mut ports = [0; N];
+    for (port, listener) in ports.iter_mut().zip(&listeners) {
+        *port = listener.local_addr()?.port();
+    }
+    Ok(ports)
 }
 
 fn kubeconfig_yaml(url: &str, certs: &certificates::Files) -> String {

@@ -57,7 +57,12 @@ async fn serves_the_api_and_stops_cleanly() {
 
     let pids = plane.pids();
     let dir = plane.dir().to_path_buf();
+    let address = plane.url().trim_start_matches("https://").to_string();
     drop(plane);
+    assert!(
+        std::net::TcpStream::connect(&address).is_err(),
+        "the API server still listens on {address} after the control plane was dropped"
+    );
     for pid in pids {
         let alive = std::path::Path::new(&format!("/proc/{pid}")).exists()
             && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
