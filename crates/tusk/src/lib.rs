@@ -2,10 +2,12 @@
 
 pub mod build;
 pub mod controller;
+pub mod images;
 pub mod instances;
 pub mod metadata;
 pub mod naming;
 pub mod patroni;
+pub mod pods;
 pub mod services;
 pub mod users;
 pub mod validate;

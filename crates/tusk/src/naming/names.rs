@@ -134,9 +134,10 @@ pub fn repo_volume(cluster: &str, repo: &str) -> String {
     format!("{cluster}-{repo}")
 }
 
-/// A backup schedule's CronJob: `<cluster>-<repo>-<full|diff|incr>`.
+/// A backup schedule's CronJob: `<cluster>-pgbackrest-<repo>-<full|diff|incr>`, as the docs' shutdown example
+/// lists it (`hippo-pgbackrest-repo1-full`).
 pub fn backup_cronjob(cluster: &str, repo: &str, backup_type: &str) -> String {
-    format!("{cluster}-{repo}-{backup_type}")
+    format!("{cluster}-pgbackrest-{repo}-{backup_type}")
 }
 
 /// An in-place restore's Job: `<cluster>-pgbackrest-restore`.
@@ -166,7 +167,10 @@ mod tests {
         assert_eq!(pgbouncer("hippo"), "hippo-pgbouncer");
         assert_eq!(repo_host("hippo"), "hippo-repo-host");
         assert_eq!(repo_volume("hippo", "repo1"), "hippo-repo1");
-        assert_eq!(backup_cronjob("hippo", "repo1", "full"), "hippo-repo1-full");
+        assert_eq!(
+            backup_cronjob("hippo", "repo1", "full"),
+            "hippo-pgbackrest-repo1-full"
+        );
         let instance = instance("hippo", "instance1", "x2bc");
         assert_eq!(instance, "hippo-instance1-x2bc");
         assert_eq!(
