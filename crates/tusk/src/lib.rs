@@ -8,6 +8,7 @@ pub mod metadata;
 pub mod naming;
 pub mod patroni;
 pub mod pods;
+pub mod postgres;
 pub mod services;
 pub mod users;
 pub mod validate;

@@ -58,6 +58,11 @@ pub fn instance(cluster: &str, instance_set: &str, suffix: &str) -> String {
     format!("{cluster}-{instance_set}-{suffix}")
 }
 
+/// An instance's only pod: `<instance>-0` (its StatefulSet has one replica).
+pub fn instance_pod(instance: &str) -> String {
+    format!("{instance}-0")
+}
+
 /// An instance's ConfigMap (Patroni's per-instance configuration): `<instance>-config`.
 pub fn instance_config_map(instance: &str) -> String {
     format!("{instance}-config")

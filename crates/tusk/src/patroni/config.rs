@@ -1,0 +1,246 @@
+//! Patroni's configuration files, as PGO splits them: the cluster's part (`<c>-config`, the same for every
+//! instance) and each instance's part (`<instance>-config`). Patroni reads both from the directory
+//! `/etc/patroni`, where the pod mounts them with the instance's certificate.
+//!
+//! The files are JSON, which is YAML too: Patroni's YAML 1.1 parser reads it exactly, with no implicit typing
+//! of values such as `on` or `no`, so what Tusk writes is what Patroni gets.
+
+use crate::naming::{labels, names};
+use crate::postgres::{self, REPLICATION_USER, SUPERUSER, TLS_MOUNT, hba, parameters};
+use serde_json::{Map, Value, json};
+use tusk_api::PostgresCluster;
+
+/// Where the pod mounts Patroni's configuration directory.
+pub const CONFIG_DIRECTORY: &str = "/etc/patroni";
+/// The file name of the cluster's part in [`CONFIG_DIRECTORY`].
+pub const CLUSTER_FILE: &str = "~postgres-operator_cluster.yaml";
+/// The file name of the instance's part in [`CONFIG_DIRECTORY`].
+pub const INSTANCE_FILE: &str = "~postgres-operator_instance.yaml";
+/// The key of both parts in their ConfigMaps.
+pub const CONFIG_MAP_KEY: &str = "patroni.yaml";
+/// The CA bundle that Patroni's REST API and `patronictl` trust (in [`CONFIG_DIRECTORY`]).
+pub const CA_FILE: &str = "/etc/patroni/~postgres-operator/patroni.ca-roots";
+/// The instance's certificate followed by its key, for Patroni's REST API.
+pub const CERTIFICATE_FILE: &str = "/etc/patroni/~postgres-operator/patroni.crt-combined";
+
+/// The cluster's part of Patroni's configuration.
+pub fn cluster_file(cluster: &PostgresCluster) -> String {
+    let name = cluster.metadata.name.as_deref().unwrap_or_default();
+    let replication = json!({
+        "username": REPLICATION_USER,
+        "sslmode": "verify-ca",
+        "sslcert": format!("{TLS_MOUNT}/replication/tls.crt"),
+        "sslkey": format!("{TLS_MOUNT}/replication/tls.key"),
+        "sslrootcert": format!("{TLS_MOUNT}/replication/ca.crt"),
+    });
+    let config = json!({
+        "scope": names::patroni_scope(name),
+        "kubernetes": {
+            "namespace": cluster.metadata.namespace.clone().unwrap_or_default(),
+            "labels": labels::cluster(name),
+            "role_label": labels::ROLE,
+            "scope_label": labels::PATRONI,
+            "leader_label_value": labels::ROLE_PATRONI_LEADER,
+            "standby_leader_label_value": labels::ROLE_PATRONI_LEADER,
+            "use_endpoints": true,
+        },
+        "postgresql": {
+            "authentication": {
+                "superuser": {"username": SUPERUSER},
+                "replication": replication,
+                "rewind": replication,
+            },
+        },
+        "restapi": {
+            "cafile": CA_FILE,
+            "certfile": CERTIFICATE_FILE,
+            "verify_client": "optional",
+        },
+        "ctl": {
+            "cacert": CA_FILE,
+            "certfile": CERTIFICATE_FILE,
+            "insecure": false,
+        },
+        "watchdog": {"mode": "off"},
+        "bootstrap": {"dcs": dynamic_configuration(cluster)},
+    });
+    to_text(&config)
+}
+
+/// One instance's part of Patroni's configuration: its name and addresses, and how it creates its data.
+pub fn instance_file(cluster: &PostgresCluster, instance: &str, has_wal_volume: bool) -> String {
+    let name = cluster.metadata.name.as_deref().unwrap_or_default();
+    let pod = names::instance_pod(instance);
+    let host = format!("{pod}.{}", names::pods_service(name));
+    let version = cluster.spec.postgres_version;
+    let patroni_port = patroni_port(cluster);
+    let mut initdb = vec![json!("data-checksums"), json!({"encoding": "UTF8"})];
+    let mut basebackup = Vec::new();
+    if has_wal_volume {
+        initdb.push(json!({"waldir": postgres::wal_directory(version)}));
+        basebackup.push(json!({"waldir": postgres::wal_directory(version)}));
+    }
+    let config = json!({
+        "name": pod,
+        "postgresql": {
+            "listen": format!("*:{}", cluster.spec.port),
+            "connect_address": format!("{host}:{}", cluster.spec.port),
+            "data_dir": postgres::data_directory(version),
+            "config_dir": postgres::data_directory(version),
+            "pgpass": "/tmp/.pgpass",
+            "use_unix_socket": true,
+            "create_replica_methods": ["basebackup"],
+            "basebackup": basebackup,
+        },
+        "restapi": {
+            "listen": format!("0.0.0.0:{patroni_port}"),
+            "connect_address": format!("{host}:{patroni_port}"),
+        },
+        "bootstrap": {"initdb": initdb},
+    });
+    to_text(&config)
+}
+
+/// The port of Patroni's REST API.
+pub fn patroni_port(cluster: &PostgresCluster) -> i32 {
+    cluster.spec.patroni.as_ref().map_or(8008, |p| p.port)
+}
+
+/// Patroni's dynamic configuration (its DCS `config`): the user's `dynamicConfiguration` with Tusk's timing,
+/// parameters and `pg_hba` rules, and the standby settings from `spec.standby`.
+pub fn dynamic_configuration(cluster: &PostgresCluster) -> Map<String, Value> {
+    let patroni = cluster.spec.patroni.clone().unwrap_or_default();
+    let mut dcs = patroni.dynamic_configuration.unwrap_or_default();
+    dcs.insert("ttl".into(), patroni.leader_lease_duration_seconds.into());
+    dcs.insert("loop_wait".into(), patroni.sync_period_seconds.into());
+    let mut postgresql = Map::new();
+    postgresql.insert(
+        "use_pg_rewind".into(),
+        (cluster.spec.postgres_version > 10).into(),
+    );
+    postgresql.insert("use_slots".into(), false.into());
+    if let Some(Value::Object(user)) = dcs.get("postgresql") {
+        postgresql.extend(user.clone());
+    }
+    postgresql.insert("parameters".into(), parameters::parameters(cluster).into());
+    postgresql.insert("pg_hba".into(), hba::rules(cluster).into());
+    dcs.insert("postgresql".into(), postgresql.into());
+    match &cluster.spec.standby {
+        Some(standby) if standby.enabled => {
+            dcs.insert(
+                "standby_cluster".into(),
+                json!({
+                    "create_replica_methods": ["pgbackrest"],
+                    "restore_command": parameters::RESTORE_COMMAND,
+                }),
+            );
+        }
+        _ => {
+            dcs.remove("standby_cluster");
+        }
+    }
+    dcs
+}
+
+fn to_text(config: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(config).expect("JSON values serialize");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(extra: &str) -> PostgresCluster {
+        tusk_api::manifest::parse(&format!(
+            "apiVersion: postgres-operator.crunchydata.com/v1beta1
+kind: PostgresCluster
+metadata: {{name: hippo, namespace: zoo}}
+spec:
+  postgresVersion: 15
+  {extra}
+  instances: [{{dataVolumeClaimSpec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}}}]
+  backups: {{pgbackrest: {{repos: [{{name: repo1, volume: {{volumeClaimSpec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}}}}}]}}}}
+"
+        ))
+        .expect("valid")
+    }
+
+    fn parse(text: &str) -> Value {
+        serde_json::from_str(text).expect("JSON")
+    }
+
+    #[test]
+    fn cluster_file_uses_the_kubernetes_dcs_with_pgo_labels() {
+        let config = parse(&cluster_file(&cluster("")));
+        assert_eq!(config["scope"], "hippo-ha");
+        let kubernetes = &config["kubernetes"];
+        assert_eq!(kubernetes["namespace"], "zoo");
+        assert_eq!(kubernetes["use_endpoints"], true);
+        assert_eq!(kubernetes["role_label"], labels::ROLE);
+        assert_eq!(kubernetes["scope_label"], labels::PATRONI);
+        assert_eq!(kubernetes["labels"][labels::CLUSTER], "hippo");
+        assert_eq!(
+            config["postgresql"]["authentication"]["replication"]["username"],
+            "_crunchyrepl"
+        );
+        assert_eq!(config["restapi"]["certfile"], CERTIFICATE_FILE);
+    }
+
+    #[test]
+    fn dynamic_configuration_keeps_the_users_keys_and_tusks_rules() {
+        let dcs = dynamic_configuration(&cluster(
+            "patroni: {leaderLeaseDurationSeconds: 45, dynamicConfiguration: {synchronous_mode: true, \
+             postgresql: {use_slots: true, parameters: {work_mem: 4MB}, pg_hba: [\"hostssl all all all md5\"]}}}",
+        ));
+        assert_eq!(dcs["ttl"], 45);
+        assert_eq!(dcs["loop_wait"], 10);
+        assert_eq!(dcs["synchronous_mode"], true);
+        let postgresql = &dcs["postgresql"];
+        assert_eq!(
+            postgresql["use_slots"], true,
+            "the user's keys win over Tusk's defaults"
+        );
+        assert_eq!(postgresql["use_pg_rewind"], true);
+        assert_eq!(postgresql["parameters"]["work_mem"], "4MB");
+        assert_eq!(postgresql["parameters"]["ssl"], "on");
+        let hba = postgresql["pg_hba"].as_array().expect("rules");
+        assert_eq!(hba.last(), Some(&json!("hostssl all all all md5")));
+        assert_eq!(hba[0], json!(r#"local all "postgres" peer"#));
+        assert!(dcs.get("standby_cluster").is_none());
+    }
+
+    #[test]
+    fn a_standby_restores_from_its_repository() {
+        let dcs = dynamic_configuration(&cluster("standby: {repoName: repo1}"));
+        assert_eq!(
+            dcs["standby_cluster"]["restore_command"],
+            parameters::RESTORE_COMMAND
+        );
+    }
+
+    #[test]
+    fn instance_file_names_the_pod_and_its_addresses() {
+        let config = parse(&instance_file(&cluster(""), "hippo-instance1-x2bc", true));
+        assert_eq!(config["name"], "hippo-instance1-x2bc-0");
+        assert_eq!(
+            config["postgresql"]["connect_address"],
+            "hippo-instance1-x2bc-0.hippo-pods:5432"
+        );
+        assert_eq!(
+            config["restapi"]["connect_address"],
+            "hippo-instance1-x2bc-0.hippo-pods:8008"
+        );
+        assert_eq!(config["postgresql"]["data_dir"], "/pgdata/pg15");
+        assert_eq!(
+            config["bootstrap"]["initdb"][2]["waldir"],
+            "/pgwal/pg15_wal"
+        );
+        let without_wal = parse(&instance_file(&cluster(""), "hippo-instance1-x2bc", false));
+        assert_eq!(
+            without_wal["bootstrap"]["initdb"].as_array().map(Vec::len),
+            Some(2)
+        );
+    }
+}

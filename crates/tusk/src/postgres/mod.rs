@@ -1,0 +1,36 @@
+//! PostgreSQL itself: where its files live in an instance pod, its parameters and its `pg_hba.conf` rules.
+
+pub mod hba;
+pub mod parameters;
+
+/// Where the data volume is mounted.
+pub const DATA_MOUNT: &str = "/pgdata";
+/// Where the WAL volume is mounted, when the instance set has one.
+pub const WAL_MOUNT: &str = "/pgwal";
+/// Where the server and replication certificates are mounted.
+pub const TLS_MOUNT: &str = "/pgconf/tls";
+/// The directory of PostgreSQL's Unix socket (a scratch volume of its own).
+pub const SOCKET_DIRECTORY: &str = "/tmp/postgres";
+/// The user that replicates and rewinds, authenticated by its client certificate.
+pub const REPLICATION_USER: &str = "_crunchyrepl";
+/// The superuser that Patroni connects as over the Unix socket.
+pub const SUPERUSER: &str = "postgres";
+
+/// The data directory of a major version: `/pgdata/pg<version>`.
+pub fn data_directory(version: i32) -> String {
+    format!("{DATA_MOUNT}/pg{version}")
+}
+
+/// The WAL directory of a major version on the WAL volume: `/pgwal/pg<version>_wal`.
+pub fn wal_directory(version: i32) -> String {
+    format!("{WAL_MOUNT}/pg{version}_wal")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn directories_carry_the_major_version() {
+        assert_eq!(super::data_directory(15), "/pgdata/pg15");
+        assert_eq!(super::wal_directory(15), "/pgwal/pg15_wal");
+    }
+}

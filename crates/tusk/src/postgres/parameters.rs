@@ -1,0 +1,101 @@
+//! PostgreSQL's parameters, in PGO's order of precedence (lowest first): Tusk's defaults, then the user's
+//! `patroni.dynamicConfiguration.postgresql.parameters`, then what Tusk requires to work (TLS, archiving, the
+//! socket directory), which a user cannot override.
+
+use super::{SOCKET_DIRECTORY, TLS_MOUNT};
+use serde_json::{Map, Value};
+use tusk_api::PostgresCluster;
+
+/// The archive command when the cluster has pgBackRest repositories.
+pub const ARCHIVE_COMMAND: &str = r#"pgbackrest --stanza=db archive-push "%p""#;
+/// The restore command that fetches WAL from the repositories.
+pub const RESTORE_COMMAND: &str = r#"pgbackrest --stanza=db archive-get %f "%p""#;
+
+/// The user's parameters: `spec.patroni.dynamicConfiguration.postgresql.parameters`.
+pub fn user_parameters(cluster: &PostgresCluster) -> Map<String, Value> {
+    cluster
+        .spec
+        .patroni
+        .as_ref()
+        .and_then(|patroni| patroni.dynamic_configuration.as_ref())
+        .and_then(|dynamic| dynamic.get("postgresql"))
+        .and_then(|postgresql| postgresql.get("parameters"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Every parameter of the cluster's instances.
+pub fn parameters(cluster: &PostgresCluster) -> Map<String, Value> {
+    let mut parameters = defaults();
+    parameters.extend(user_parameters(cluster));
+    parameters.extend(mandatory());
+    parameters
+}
+
+fn defaults() -> Map<String, Value> {
+    strings([
+        ("jit", "off"),
+        ("password_encryption", "scram-sha-256"),
+        ("archive_timeout", "60s"),
+        ("huge_pages", "try"),
+    ])
+}
+
+fn mandatory() -> Map<String, Value> {
+    let tls = |file: &str| format!("{TLS_MOUNT}/{file}");
+    strings([
+        ("unix_socket_directories", SOCKET_DIRECTORY),
+        ("wal_level", "logical"),
+        ("ssl", "on"),
+        ("ssl_cert_file", &tls("tls.crt")),
+        ("ssl_key_file", &tls("tls.key")),
+        ("ssl_ca_file", &tls("ca.crt")),
+        ("archive_mode", "on"),
+        ("archive_command", ARCHIVE_COMMAND),
+        ("restore_command", RESTORE_COMMAND),
+    ])
+}
+
+fn strings<const N: usize>(pairs: [(&str, &str); N]) -> Map<String, Value> {
+    pairs
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), Value::String(value.to_string())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(parameters: &str) -> PostgresCluster {
+        tusk_api::manifest::parse(&format!(
+            "apiVersion: postgres-operator.crunchydata.com/v1beta1
+kind: PostgresCluster
+metadata: {{name: hippo}}
+spec:
+  postgresVersion: 15
+  patroni: {{dynamicConfiguration: {{postgresql: {{parameters: {parameters}}}}}}}
+  instances: [{{dataVolumeClaimSpec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}}}]
+  backups: {{pgbackrest: {{repos: [{{name: repo1, volume: {{volumeClaimSpec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}}}}}]}}}}
+"
+        ))
+        .expect("valid")
+    }
+
+    #[test]
+    fn users_override_defaults_but_not_what_tusk_requires() {
+        let parameters = parameters(&cluster(
+            "{work_mem: 8MB, jit: on, ssl: off, max_connections: 200}",
+        ));
+        assert_eq!(parameters["work_mem"], "8MB");
+        assert_eq!(
+            parameters["jit"], true,
+            "a default yields to the user (YAML 1.1 reads `on` as true, as Kubernetes does)"
+        );
+        assert_eq!(parameters["ssl"], "on", "TLS cannot be turned off");
+        assert_eq!(parameters["max_connections"], 200, "numbers stay numbers");
+        assert_eq!(parameters["archive_command"], ARCHIVE_COMMAND);
+        assert_eq!(parameters["ssl_key_file"], "/pgconf/tls/tls.key");
+    }
+}
