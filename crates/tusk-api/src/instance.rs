@@ -71,3 +71,41 @@ pub struct InstanceSidecars {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica_cert_copy: Option<Sidecar>,
 }
+
+/// Gives every unnamed set PGO's default name, its index in two digits (`00`, `01`, ...), as PGO's operator
+/// does before it builds anything (the API server stores the empty name).
+pub fn name_unnamed_sets(sets: &mut [PostgresInstanceSetSpec]) {
+    for (index, set) in sets.iter_mut().enumerate() {
+        if set.name.is_empty() {
+            set.name = format!("{index:02}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unnamed_sets_are_named_by_index() {
+        let mut cluster = crate::manifest::parse(
+            "apiVersion: postgres-operator.crunchydata.com/v1beta1
+kind: PostgresCluster
+metadata: {name: hippo}
+spec:
+  postgresVersion: 15
+  instances:
+  - {name: big, dataVolumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}
+  - {dataVolumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}
+  backups: {pgbackrest: {repos: [{name: repo1, volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}}]}}
+",
+        )
+        .expect("valid");
+        super::name_unnamed_sets(&mut cluster.spec.instances);
+        let names: Vec<&str> = cluster
+            .spec
+            .instances
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["big", "01"]);
+    }
+}

@@ -1,18 +1,33 @@
-//! The build stage of a reconcile: a checked PostgresCluster in, every Kubernetes object Tusk would create for
-//! it out. Pure: no I/O, so `tusk render` prints exactly what the operator applies.
+//! The build stage of a reconcile: a checked PostgresCluster and what was observed of it in, every Kubernetes
+//! object Tusk would create for it out. Pure: no I/O, so `tusk render` prints exactly what the operator applies.
 //!
-//! Objects that need observed state are built by the controller once it has observed it: the Endpoints of
-//! `<c>-primary` (they need the ClusterIP Kubernetes assigns to `<c>-ha`) and the user Secrets (they keep the
-//! passwords already in them). Everything else is here.
+//! Objects that need observed state beyond the instance plan and the existing volumes are built by the
+//! controller once it has observed it: the Endpoints of `<c>-primary` (they need the ClusterIP Kubernetes
+//! assigns to `<c>-ha`) and the user Secrets (they keep the passwords already in them).
 
-use crate::{instances, patroni, services};
-use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use crate::images::Images;
+use crate::instances::plan::Plan;
+use crate::instances::{self, volumes};
+use crate::{patroni, services};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use serde::Serialize;
 use tusk_api::PostgresCluster;
 
-/// Every object of a cluster that can be built from its spec alone, by kind.
+/// What a build needs besides the cluster: which instances it has, and what was observed of them.
+#[derive(Clone, Copy, Debug)]
+pub struct Inputs<'a> {
+    /// The instances to build (`crate::instances::plan`).
+    pub plan: &'a Plan,
+    /// The instance volumes that exist, by name (their fixed fields are kept).
+    pub volumes: &'a volumes::Existing,
+    /// The images the operator was deployed with.
+    pub images: &'a Images,
+}
+
+/// Every object of a cluster that can be built from its spec and inputs, by kind.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Objects {
     /// The ServiceAccounts of the cluster's pods.
@@ -23,19 +38,60 @@ pub struct Objects {
     pub role_bindings: Vec<RoleBinding>,
     /// The Services of the instances.
     pub services: Vec<Service>,
+    /// Patroni's configuration: the cluster's part and each instance's part.
+    pub config_maps: Vec<ConfigMap>,
+    /// The instances' data and WAL volumes.
+    pub volumes: Vec<PersistentVolumeClaim>,
+    /// One StatefulSet per instance.
+    pub statefulsets: Vec<StatefulSet>,
     /// The disruption budgets of instance sets with more than one instance.
     pub disruption_budgets: Vec<PodDisruptionBudget>,
 }
 
-/// Builds every object of `cluster` that can be built from its spec alone.
-pub fn objects(cluster: &PostgresCluster) -> Objects {
-    Objects {
+/// The cluster as the builders see it: PGO's defaults that the API server does not store, filled in (the
+/// names of unnamed instance sets).
+pub fn completed(cluster: &PostgresCluster) -> PostgresCluster {
+    let mut cluster = cluster.clone();
+    tusk_api::instance::name_unnamed_sets(&mut cluster.spec.instances);
+    cluster
+}
+
+/// Builds every object of `cluster` (already [`completed`]) for the planned instances.
+pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Objects {
+    let mut objects = Objects {
         service_accounts: vec![patroni::rbac::service_account(cluster)],
         roles: vec![patroni::rbac::role(cluster)],
         role_bindings: vec![patroni::rbac::role_binding(cluster)],
         services: services::instance_services(cluster),
+        config_maps: vec![patroni::config_maps::cluster_config_map(cluster)],
         disruption_budgets: instances::disruption_budget::disruption_budgets(cluster),
+        ..Objects::default()
+    };
+    for instance in &inputs.plan.instances {
+        let Some(set) = cluster
+            .spec
+            .instances
+            .iter()
+            .find(|s| s.name == instance.set)
+        else {
+            continue;
+        };
+        objects
+            .config_maps
+            .push(patroni::config_maps::instance_config_map(cluster, instance));
+        objects
+            .volumes
+            .extend(volumes::claims(cluster, set, instance, inputs.volumes));
+        objects
+            .statefulsets
+            .push(instances::statefulset::statefulset(
+                cluster,
+                set,
+                instance,
+                inputs.images,
+            ));
     }
+    objects
 }
 
 impl Objects {
@@ -45,6 +101,9 @@ impl Objects {
         out.extend(self.roles.iter().map(to_json));
         out.extend(self.role_bindings.iter().map(to_json));
         out.extend(self.services.iter().map(to_json));
+        out.extend(self.config_maps.iter().map(to_json));
+        out.extend(self.volumes.iter().map(to_json));
+        out.extend(self.statefulsets.iter().map(to_json));
         out.extend(self.disruption_budgets.iter().map(to_json));
         out
     }
@@ -54,18 +113,35 @@ fn to_json(object: &impl Serialize) -> serde_json::Value {
     serde_json::to_value(object).expect("Kubernetes objects serialize to JSON")
 }
 
+/// Builds what `tusk render` shows: the objects of a new cluster, with repeatable instance names.
+pub fn render(cluster: &PostgresCluster, images: &Images) -> Objects {
+    let cluster = completed(cluster);
+    let plan = instances::plan::plan(&cluster, &[], &mut instances::plan::repeatable_suffixes());
+    objects(
+        &cluster,
+        Inputs {
+            plan: &plan,
+            volumes: &volumes::Existing::new(),
+            images,
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use super::objects;
+    use super::render;
+    use crate::images::Images;
 
     #[test]
     fn every_object_says_what_it_is() {
         let cluster =
             tusk_api::manifest::parse(include_str!("../../../examples/hippo/postgres.yaml"))
                 .expect("valid");
-        let built = objects(&cluster).to_json();
-        assert!(!built.is_empty());
-        for object in &built {
+        let built = render(&cluster, &Images::default());
+        assert_eq!(built.statefulsets.len(), 1);
+        assert_eq!(built.volumes.len(), 1);
+        assert_eq!(built.config_maps.len(), 2);
+        for object in &built.to_json() {
             assert!(object["apiVersion"].is_string(), "{object}");
             assert!(object["kind"].is_string(), "{object}");
             assert!(

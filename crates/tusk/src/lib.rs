@@ -9,6 +9,7 @@ pub mod naming;
 pub mod patroni;
 pub mod pods;
 pub mod postgres;
+pub mod quantity;
 pub mod services;
 pub mod users;
 pub mod validate;

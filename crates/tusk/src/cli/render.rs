@@ -23,7 +23,7 @@ pub fn run(args: &RenderArgs) -> ExitCode {
         }
     };
     let checked = tusk_api::manifest::parse(&text).and_then(|cluster| {
-        let violations = tusk::validate::name_lengths(&cluster);
+        let violations = tusk::validate::name_lengths(&tusk::build::completed(&cluster));
         if violations.is_empty() {
             Ok(cluster)
         } else {
@@ -59,7 +59,8 @@ pub fn run(args: &RenderArgs) -> ExitCode {
 /// The defaulted cluster, then every object Tusk would create for it, as one multi-document YAML stream.
 fn documents(cluster: &tusk_api::PostgresCluster) -> Result<String, tusk_api::yaml::Error> {
     let mut out = tusk_api::yaml::to_yaml(cluster)?;
-    for object in tusk::build::objects(cluster).to_json() {
+    let images = tusk::images::Images::from_environment(std::env::vars());
+    for object in tusk::build::render(cluster, &images).to_json() {
         out.push_str("---\n");
         out.push_str(&tusk_api::yaml::to_yaml(&object)?);
     }

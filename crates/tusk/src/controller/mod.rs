@@ -2,12 +2,18 @@
 //! pipeline observe → validate → build (pure, `crate::build`) → apply, on every change and periodically.
 
 mod apply;
+mod observe;
 mod prune;
 mod reconcile;
+mod retire;
 pub mod status;
 
+use crate::images::Images;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Endpoints, Secret, Service, ServiceAccount};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Endpoints, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::runtime::Controller;
@@ -28,6 +34,8 @@ pub struct Context {
     pub client: Client,
     /// Publishes Events about clusters (`kubectl describe` shows them).
     pub recorder: Recorder,
+    /// The images the operator was deployed with (`RELATED_IMAGE_*`).
+    pub images: Images,
 }
 
 /// Runs the controller until the process is asked to stop (SIGINT or SIGTERM): over every namespace, or over
@@ -46,6 +54,12 @@ pub async fn run(client: Client, namespace: Option<&str>) {
             scoped::<PodDisruptionBudget>(&client, namespace),
             owned.clone(),
         )
+        .owns(scoped::<ConfigMap>(&client, namespace), owned.clone())
+        .owns(
+            scoped::<PersistentVolumeClaim>(&client, namespace),
+            owned.clone(),
+        )
+        .owns(scoped::<StatefulSet>(&client, namespace), owned.clone())
         .owns(scoped::<Secret>(&client, namespace), owned)
         .shutdown_on_signal()
         .run(
@@ -53,6 +67,7 @@ pub async fn run(client: Client, namespace: Option<&str>) {
             reconcile::error_policy,
             Arc::new(Context {
                 recorder: recorder(&client),
+                images: Images::from_environment(std::env::vars()),
                 client,
             }),
         )

@@ -1,8 +1,11 @@
 //! One reconcile of one cluster.
 
 use super::apply::apply_all;
+use super::observe::observe;
 use super::prune::prune;
+use super::retire::retire;
 use super::{Context, FIELD_MANAGER, status};
+use crate::instances::plan;
 use crate::{build, naming, services, users};
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -36,6 +39,7 @@ pub async fn reconcile(
     cluster: Arc<PostgresCluster>,
     context: Arc<Context>,
 ) -> Result<Action, Error> {
+    let cluster = build::completed(&cluster);
     let name = cluster.name_any();
     let namespace = cluster
         .namespace()
@@ -57,25 +61,38 @@ pub async fn reconcile(
     }
     let clusters: Api<PostgresCluster> = Api::namespaced(context.client.clone(), &namespace);
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    clusters
-        .patch_status(
-            &name,
-            &params,
-            &Patch::Apply(status::patch(&cluster, &[valid])),
-        )
-        .await?;
     if !violations.is_empty() {
+        clusters
+            .patch_status(
+                &name,
+                &params,
+                &Patch::Apply(status::patch(&cluster, &[valid], None)),
+            )
+            .await?;
         tracing::warn!(cluster = %name, namespace = %namespace, "invalid spec; nothing applied");
         return Ok(Action::await_change());
     }
 
-    let objects = build::objects(&cluster);
+    let observation = observe(&context.client, &namespace, &name).await?;
+    let plan = plan::plan(&cluster, &observation.instances, &mut plan::random_suffix);
+    let objects = build::objects(
+        &cluster,
+        build::Inputs {
+            plan: &plan,
+            volumes: &observation.volumes,
+            images: &context.images,
+        },
+    );
     apply_all(&context.client, &objects.service_accounts).await?;
     apply_all(&context.client, &objects.roles).await?;
     apply_all(&context.client, &objects.role_bindings).await?;
     apply_all(&context.client, &objects.services).await?;
+    apply_all(&context.client, &objects.config_maps).await?;
+    apply_all(&context.client, &objects.volumes).await?;
+    apply_all(&context.client, &objects.statefulsets).await?;
     apply_all(&context.client, &objects.disruption_budgets).await?;
     prune(&context.client, &cluster, &objects.disruption_budgets).await?;
+    retire(&context.client, &namespace, &plan).await?;
 
     let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
     let mut user_secrets = Vec::new();
@@ -107,6 +124,14 @@ pub async fn reconcile(
         )
         .await?;
     }
+    let instance_sets = status::instance_sets(&cluster, &observation.statefulsets);
+    clusters
+        .patch_status(
+            &name,
+            &params,
+            &Patch::Apply(status::patch(&cluster, &[valid], Some(&instance_sets))),
+        )
+        .await?;
     Ok(Action::requeue(RESYNC))
 }
 

@@ -3,9 +3,12 @@
 //! Status is deterministic: a condition keeps its `lastTransitionTime` until its status changes, so writing the
 //! same status twice changes nothing and triggers no further reconcile.
 
+use crate::naming::labels;
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
 use tusk_api::PostgresCluster;
-use tusk_api::status::{Condition, ConditionStatus};
+use tusk_api::status::{Condition, ConditionStatus, PostgresInstanceSetStatus};
 use tusk_api::validation::Violation;
 
 /// The condition that says whether the spec is valid; when it is not, its message lists every violation.
@@ -53,15 +56,55 @@ pub fn is_news(cluster: &PostgresCluster, condition: &Condition) -> bool {
 }
 
 /// The server-side apply body that sets `conditions` and `observedGeneration`.
-pub fn patch(cluster: &PostgresCluster, conditions: &[Condition]) -> serde_json::Value {
+pub fn patch(
+    cluster: &PostgresCluster,
+    conditions: &[Condition],
+    instances: Option<&[PostgresInstanceSetStatus]>,
+) -> serde_json::Value {
+    let mut status = serde_json::json!({
+        "observedGeneration": cluster.metadata.generation,
+        "conditions": conditions,
+    });
+    if let Some(instances) = instances {
+        status["instances"] = serde_json::json!(instances);
+    }
     serde_json::json!({
         "apiVersion": "postgres-operator.crunchydata.com/v1beta1",
         "kind": "PostgresCluster",
-        "status": {
-            "observedGeneration": cluster.metadata.generation,
-            "conditions": conditions,
-        },
+        "status": status,
     })
+}
+
+/// The pod counts of every instance set, in the spec's order, summed over the set's StatefulSets.
+pub fn instance_sets(
+    cluster: &PostgresCluster,
+    statefulsets: &[StatefulSet],
+) -> Vec<PostgresInstanceSetStatus> {
+    cluster
+        .spec
+        .instances
+        .iter()
+        .map(|set| {
+            let members = statefulsets.iter().filter(|statefulset| {
+                statefulset.labels().get(labels::INSTANCE_SET) == Some(&set.name)
+            });
+            let mut counts = PostgresInstanceSetStatus {
+                name: set.name.clone(),
+                replicas: Some(0),
+                ready_replicas: Some(0),
+                updated_replicas: Some(0),
+            };
+            for status in members.filter_map(|s| s.status.as_ref()) {
+                let add = |total: &mut Option<i32>, value: Option<i32>| {
+                    *total = Some(total.unwrap_or(0) + value.unwrap_or(0));
+                };
+                add(&mut counts.replicas, Some(status.replicas));
+                add(&mut counts.ready_replicas, status.ready_replicas);
+                add(&mut counts.updated_replicas, status.updated_replicas);
+            }
+            counts
+        })
+        .collect()
 }
 
 fn previous<'a>(cluster: &'a PostgresCluster, type_: &str) -> Option<&'a Condition> {

@@ -1,3 +1,7 @@
-//! The objects of each instance set: one StatefulSet per instance (to come), and the set's disruption budget.
+//! The objects of each instance set: which instances exist (`plan`), one StatefulSet per instance
+//! (`statefulset`), its volumes (`volumes`), and the set's disruption budget (`disruption_budget`).
 
 pub mod disruption_budget;
+pub mod plan;
+pub mod statefulset;
+pub mod volumes;

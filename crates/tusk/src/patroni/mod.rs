@@ -2,4 +2,5 @@
 //! configuration store (DCS) is the Kubernetes API itself: Endpoints named after its scope, `<cluster>-ha`.
 
 pub mod config;
+pub mod config_maps;
 pub mod rbac;

@@ -1,0 +1,84 @@
+//! The observe stage: what exists of a cluster's instances — their StatefulSets, their volumes, and which pod
+//! Patroni made the leader.
+
+use crate::instances::{plan, volumes};
+use crate::naming::labels;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use kube::api::{Api, ListParams};
+use kube::{Client, ResourceExt};
+use std::collections::BTreeMap;
+
+/// What was found of a cluster's instances.
+#[derive(Clone, Debug, Default)]
+pub struct Observation {
+    /// Every instance that has a StatefulSet or a data volume.
+    pub instances: Vec<plan::Observed>,
+    /// The instances' volumes, by name.
+    pub volumes: volumes::Existing,
+    /// The instances' StatefulSets (their status counts replicas).
+    pub statefulsets: Vec<StatefulSet>,
+}
+
+/// Lists the instance objects of cluster `name` in `namespace`.
+pub async fn observe(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Observation, kube::Error> {
+    let of_cluster = ListParams::default().labels(&labels::selector(&labels::cluster(name)));
+    let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let statefulsets: Vec<StatefulSet> = statefulsets
+        .list(&of_cluster)
+        .await?
+        .items
+        .into_iter()
+        .filter(|s| s.labels().contains_key(labels::INSTANCE))
+        .collect();
+    let claims = claims.list(&of_cluster).await?.items;
+    let leader_pods = pods
+        .list(&of_cluster.clone().labels(&format!(
+            "{}={}",
+            labels::ROLE,
+            labels::ROLE_PATRONI_LEADER
+        )))
+        .await?
+        .items;
+    let leaders: Vec<String> = leader_pods
+        .iter()
+        .filter_map(|pod| pod.labels().get(labels::INSTANCE).cloned())
+        .collect();
+
+    let mut instances: BTreeMap<String, String> = BTreeMap::new();
+    let member = |labels: &BTreeMap<String, String>| {
+        Some((
+            labels.get(labels::INSTANCE)?.clone(),
+            labels.get(labels::INSTANCE_SET)?.clone(),
+        ))
+    };
+    for statefulset in &statefulsets {
+        instances.extend(member(statefulset.labels()));
+    }
+    for claim in &claims {
+        if claim.labels().get(labels::ROLE).map(String::as_str) == Some(labels::ROLE_PGDATA) {
+            instances.extend(member(claim.labels()));
+        }
+    }
+    Ok(Observation {
+        instances: instances
+            .into_iter()
+            .map(|(name, set)| plan::Observed {
+                leader: leaders.contains(&name),
+                name,
+                set,
+            })
+            .collect(),
+        volumes: claims
+            .into_iter()
+            .map(|claim| (claim.name_any(), claim))
+            .collect(),
+        statefulsets,
+    })
+}

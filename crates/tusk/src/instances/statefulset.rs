@@ -1,0 +1,380 @@
+//! An instance's StatefulSet `<instance>`: one pod, `<instance>-0`, running Patroni and PostgreSQL in the
+//! `database` container, with the instance's volumes, configuration and certificates mounted.
+//!
+//! Updates are `OnDelete`: a changed template reaches a pod only when Tusk replaces it, so that replicas go
+//! first and the primary last, after a switchover.
+
+use super::plan::Instance;
+use crate::images::Images;
+use crate::metadata::owned_by;
+use crate::naming::{labels, names};
+use crate::patroni::config as patroni;
+use crate::{pods, postgres};
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
+use k8s_openapi::api::core::v1::{
+    ConfigMapProjection, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
+    HTTPGetAction, KeyToPath, ObjectFieldSelector, PersistentVolumeClaimVolumeSource, PodSpec,
+    PodTemplateSpec, Probe, ProjectedVolumeSource, SecretProjection, Volume, VolumeMount,
+    VolumeProjection,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use tusk_api::PostgresCluster;
+use tusk_api::instance::PostgresInstanceSetSpec;
+
+/// The name of the container that runs Patroni and PostgreSQL.
+pub const DATABASE_CONTAINER: &str = "database";
+/// Where pgBackRest's configuration is mounted.
+pub const PGBACKREST_CONFIG_MOUNT: &str = "/etc/pgbackrest/conf.d";
+/// The file mode of mounted certificates and keys: readable by the `postgres` group (volumes belong to it),
+/// as PostgreSQL requires of a key owned by root.
+const SECRET_FILE_MODE: i32 = 0o640;
+
+/// The StatefulSet of `instance`, a member of `set`.
+pub fn statefulset(
+    cluster: &PostgresCluster,
+    set: &PostgresInstanceSetSpec,
+    instance: &Instance,
+    images: &Images,
+) -> StatefulSet {
+    let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
+    let selector = labels::instance(cluster_name, &set.name, &instance.name);
+    let metadata = owned_by(
+        cluster,
+        instance.name.clone(),
+        set.metadata.as_ref(),
+        selector.clone(),
+    );
+    let mut pod_labels = metadata.labels.clone().unwrap_or_default();
+    pod_labels.insert(labels::DATA.into(), labels::DATA_POSTGRES.into());
+    let shutdown = cluster.spec.shutdown.unwrap_or(false);
+    StatefulSet {
+        spec: Some(StatefulSetSpec {
+            replicas: Some(if shutdown { 0 } else { 1 }),
+            selector: LabelSelector {
+                match_labels: Some(selector),
+                ..LabelSelector::default()
+            },
+            service_name: Some(names::pods_service(cluster_name)),
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("OnDelete".into()),
+                ..StatefulSetUpdateStrategy::default()
+            }),
+            pod_management_policy: Some("Parallel".into()),
+            revision_history_limit: Some(0),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    annotations: metadata.annotations.clone(),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(pod(cluster, set, instance, images)),
+            },
+            ..StatefulSetSpec::default()
+        }),
+        metadata,
+        ..StatefulSet::default()
+    }
+}
+
+fn pod(
+    cluster: &PostgresCluster,
+    set: &PostgresInstanceSetSpec,
+    instance: &Instance,
+    images: &Images,
+) -> PodSpec {
+    let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
+    let mut spread = set.topology_spread_constraints.clone().unwrap_or_default();
+    spread.extend(pods::default_data_spread(cluster));
+    PodSpec {
+        containers: vec![database(cluster, set, images)],
+        volumes: Some(volumes(cluster, set, instance)),
+        service_account_name: Some(names::instance_rbac(cluster_name)),
+        enable_service_links: Some(false),
+        security_context: Some(pods::pod_security_context(cluster)),
+        image_pull_secrets: pods::image_pull_secrets(cluster),
+        affinity: set.affinity.clone(),
+        tolerations: set.tolerations.clone(),
+        topology_spread_constraints: (!spread.is_empty()).then_some(spread),
+        priority_class_name: set.priority_class_name.clone(),
+        ..PodSpec::default()
+    }
+}
+
+fn database(
+    cluster: &PostgresCluster,
+    set: &PostgresInstanceSetSpec,
+    images: &Images,
+) -> Container {
+    let version = cluster.spec.postgres_version;
+    let patroni_port = patroni::patroni_port(cluster);
+    let timing = cluster.spec.patroni.clone().unwrap_or_default();
+    let period = timing.sync_period_seconds;
+    let probe = |path: &str| Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::Int(patroni_port),
+            scheme: Some("HTTPS".into()),
+            ..HTTPGetAction::default()
+        }),
+        initial_delay_seconds: Some(3),
+        period_seconds: Some(period),
+        timeout_seconds: Some((period / 2).max(1)),
+        failure_threshold: Some((timing.leader_lease_duration_seconds / period).max(1)),
+        ..Probe::default()
+    };
+    let env = |name: &str, value: String| EnvVar {
+        name: name.into(),
+        value: Some(value),
+        ..EnvVar::default()
+    };
+    let mut mounts = vec![
+        mount("postgres-data", postgres::DATA_MOUNT),
+        mount("cert-volume", postgres::TLS_MOUNT),
+        mount("patroni-config", patroni::CONFIG_DIRECTORY),
+        mount("pgbackrest-config", PGBACKREST_CONFIG_MOUNT),
+        pods::tmp_mount(),
+        mount("postgres-socket", postgres::SOCKET_DIRECTORY),
+    ];
+    if set.wal_volume_claim_spec.is_some() {
+        mounts.push(mount("postgres-wal", postgres::WAL_MOUNT));
+    }
+    Container {
+        command: Some(vec!["patroni".into(), patroni::CONFIG_DIRECTORY.into()]),
+        ports: Some(vec![
+            port(crate::services::POSTGRES_PORT_NAME, cluster.spec.port),
+            port("patroni", patroni_port),
+        ]),
+        env: Some(vec![
+            env("PGDATA", postgres::data_directory(version)),
+            env("PGHOST", postgres::SOCKET_DIRECTORY.into()),
+            env("PGPORT", cluster.spec.port.to_string()),
+            EnvVar {
+                name: "PATRONI_KUBERNETES_POD_IP".into(),
+                value_from: Some(EnvVarSource {
+                    field_ref: Some(ObjectFieldSelector {
+                        field_path: "status.podIP".into(),
+                        ..ObjectFieldSelector::default()
+                    }),
+                    ..EnvVarSource::default()
+                }),
+                ..EnvVar::default()
+            },
+            env(
+                "PATRONI_KUBERNETES_PORTS",
+                format!(
+                    r#"[{{"name": "{}", "port": {}, "protocol": "TCP"}}]"#,
+                    crate::services::POSTGRES_PORT_NAME,
+                    cluster.spec.port
+                ),
+            ),
+            env("PATRONICTL_CONFIG_FILE", patroni::CONFIG_DIRECTORY.into()),
+        ]),
+        readiness_probe: Some(probe("/readiness")),
+        liveness_probe: Some(probe("/liveness")),
+        resources: set.resources.clone(),
+        volume_mounts: Some(mounts),
+        ..pods::container(cluster, DATABASE_CONTAINER, images.postgres(cluster))
+    }
+}
+
+fn volumes(
+    cluster: &PostgresCluster,
+    set: &PostgresInstanceSetSpec,
+    instance: &Instance,
+) -> Vec<Volume> {
+    let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
+    let mut volumes = vec![
+        claim_volume("postgres-data", names::instance_data_volume(&instance.name)),
+        projected("cert-volume", certificates(cluster)),
+        projected(
+            "patroni-config",
+            vec![
+                config_map_item(
+                    names::cluster_config_map(cluster_name),
+                    patroni::CONFIG_MAP_KEY,
+                    patroni::CLUSTER_FILE,
+                ),
+                config_map_item(
+                    names::instance_config_map(&instance.name),
+                    patroni::CONFIG_MAP_KEY,
+                    patroni::INSTANCE_FILE,
+                ),
+                secret_items(
+                    names::instance_certificates(&instance.name),
+                    &[
+                        ("patroni.ca-roots", "~postgres-operator/patroni.ca-roots"),
+                        (
+                            "patroni.crt-combined",
+                            "~postgres-operator/patroni.crt-combined",
+                        ),
+                    ],
+                ),
+            ],
+        ),
+        projected("pgbackrest-config", pgbackrest_configuration(cluster)),
+        pods::tmp_volume(),
+        Volume {
+            name: "postgres-socket".into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        },
+    ];
+    if set.wal_volume_claim_spec.is_some() {
+        volumes.push(claim_volume(
+            "postgres-wal",
+            names::instance_wal_volume(&instance.name),
+        ));
+    }
+    volumes
+}
+
+/// The server certificate at `tls.*`/`ca.crt` and the replication client certificate under `replication/`:
+/// Tusk's Secrets, or the user's `customTLSSecret` and `customReplicationTLSSecret` with their `items`.
+fn certificates(cluster: &PostgresCluster) -> Vec<VolumeProjection> {
+    let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
+    let standard = ["tls.crt", "tls.key", "ca.crt"].map(|key| (key, key));
+    let from = |custom: &Option<SecretProjection>, ours: String, prefix: &str| {
+        let (name, items) = match custom {
+            Some(custom) => (
+                custom.name.clone(),
+                custom
+                    .items
+                    .clone()
+                    .unwrap_or_else(|| key_to_paths(&standard)),
+            ),
+            None => (ours, key_to_paths(&standard)),
+        };
+        let items = items
+            .into_iter()
+            .map(|item| KeyToPath {
+                path: format!("{prefix}{}", item.path),
+                mode: Some(SECRET_FILE_MODE),
+                ..item
+            })
+            .collect();
+        VolumeProjection {
+            secret: Some(SecretProjection {
+                name,
+                items: Some(items),
+                optional: Some(false),
+            }),
+            ..VolumeProjection::default()
+        }
+    };
+    vec![
+        from(
+            &cluster.spec.custom_tls_secret,
+            names::cluster_certificate_secret(cluster_name),
+            "",
+        ),
+        from(
+            &cluster.spec.custom_replication_tls_secret,
+            names::replication_certificate_secret(cluster_name),
+            "replication/",
+        ),
+    ]
+}
+
+/// pgBackRest's instance configuration, then the user's `spec.backups.pgbackrest.configuration` projections
+/// (credentials files such as `s3.conf`).
+fn pgbackrest_configuration(cluster: &PostgresCluster) -> Vec<VolumeProjection> {
+    let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
+    let mut sources = vec![VolumeProjection {
+        config_map: Some(ConfigMapProjection {
+            name: names::pgbackrest_config_map(cluster_name),
+            optional: Some(false),
+            ..ConfigMapProjection::default()
+        }),
+        ..VolumeProjection::default()
+    }];
+    sources.extend(
+        cluster
+            .spec
+            .backups
+            .pgbackrest
+            .configuration
+            .clone()
+            .unwrap_or_default(),
+    );
+    sources
+}
+
+fn key_to_paths(pairs: &[(&str, &str)]) -> Vec<KeyToPath> {
+    pairs
+        .iter()
+        .map(|(key, path)| KeyToPath {
+            key: (*key).into(),
+            path: (*path).into(),
+            mode: None,
+        })
+        .collect()
+}
+
+fn secret_items(name: String, pairs: &[(&str, &str)]) -> VolumeProjection {
+    let items = key_to_paths(pairs)
+        .into_iter()
+        .map(|item| KeyToPath {
+            mode: Some(SECRET_FILE_MODE),
+            ..item
+        })
+        .collect();
+    VolumeProjection {
+        secret: Some(SecretProjection {
+            name,
+            items: Some(items),
+            optional: Some(false),
+        }),
+        ..VolumeProjection::default()
+    }
+}
+
+fn config_map_item(name: String, key: &str, path: &str) -> VolumeProjection {
+    VolumeProjection {
+        config_map: Some(ConfigMapProjection {
+            name,
+            items: Some(key_to_paths(&[(key, path)])),
+            optional: Some(false),
+        }),
+        ..VolumeProjection::default()
+    }
+}
+
+fn projected(name: &str, sources: Vec<VolumeProjection>) -> Volume {
+    Volume {
+        name: name.into(),
+        projected: Some(ProjectedVolumeSource {
+            sources: Some(sources),
+            default_mode: Some(SECRET_FILE_MODE),
+        }),
+        ..Volume::default()
+    }
+}
+
+fn claim_volume(name: &str, claim: String) -> Volume {
+    Volume {
+        name: name.into(),
+        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+            claim_name: claim,
+            read_only: Some(false),
+        }),
+        ..Volume::default()
+    }
+}
+
+fn mount(name: &str, path: &str) -> VolumeMount {
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        ..VolumeMount::default()
+    }
+}
+
+fn port(name: &str, number: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.into()),
+        container_port: number,
+        protocol: Some("TCP".into()),
+        ..ContainerPort::default()
+    }
+}

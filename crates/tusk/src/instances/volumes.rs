@@ -1,0 +1,211 @@
+//! An instance's volumes: `<instance>-pgdata` and, with `walVolumeClaimSpec`, `<instance>-pgwal`. Tusk creates
+//! the claims itself (no `volumeClaimTemplates`), so it can grow them and keep them when a StatefulSet goes.
+//!
+//! A claim's spec is fixed once made, except its storage request, which may only grow: for a claim that exists,
+//! the fixed fields are kept as they are and the request never shrinks.
+
+use super::plan::Instance;
+use crate::metadata::owned_by;
+use crate::naming::{labels, names};
+use crate::quantity;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PersistentVolumeClaimSpec};
+use std::collections::BTreeMap;
+use tusk_api::PostgresCluster;
+use tusk_api::common::VolumeClaimSpec;
+use tusk_api::instance::PostgresInstanceSetSpec;
+
+/// Existing claims, by name.
+pub type Existing = BTreeMap<String, PersistentVolumeClaim>;
+
+/// The claims of `instance`, a member of `set`.
+pub fn claims(
+    cluster: &PostgresCluster,
+    set: &PostgresInstanceSetSpec,
+    instance: &Instance,
+    existing: &Existing,
+) -> Vec<PersistentVolumeClaim> {
+    let mut claims = vec![claim(
+        cluster,
+        set,
+        instance,
+        labels::ROLE_PGDATA,
+        names::instance_data_volume(&instance.name),
+        &set.data_volume_claim_spec,
+        existing,
+    )];
+    if let Some(wal) = &set.wal_volume_claim_spec {
+        claims.push(claim(
+            cluster,
+            set,
+            instance,
+            labels::ROLE_PGWAL,
+            names::instance_wal_volume(&instance.name),
+            wal,
+            existing,
+        ));
+    }
+    claims
+}
+
+fn claim(
+    cluster: &PostgresCluster,
+    set: &PostgresInstanceSetSpec,
+    instance: &Instance,
+    role: &str,
+    name: String,
+    wanted: &VolumeClaimSpec,
+    existing: &Existing,
+) -> PersistentVolumeClaim {
+    let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
+    let ours = labels::instance_volume(cluster_name, &set.name, &instance.name, role);
+    let spec = match existing.get(&name).and_then(|claim| claim.spec.as_ref()) {
+        Some(current) => grown(current, &wanted.0),
+        None => wanted.0.clone(),
+    };
+    PersistentVolumeClaim {
+        metadata: owned_by(cluster, name, set.metadata.as_ref(), ours),
+        spec: Some(spec),
+        ..PersistentVolumeClaim::default()
+    }
+}
+
+/// The spec of an existing claim with the wanted storage request, if that is larger.
+fn grown(
+    current: &PersistentVolumeClaimSpec,
+    wanted: &PersistentVolumeClaimSpec,
+) -> PersistentVolumeClaimSpec {
+    let request = |spec: &PersistentVolumeClaimSpec| {
+        spec.resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref())
+            .and_then(|r| r.get("storage"))
+            .cloned()
+    };
+    let storage = match (request(current), request(wanted)) {
+        (Some(current), Some(wanted)) if quantity::bytes(&wanted) > quantity::bytes(&current) => {
+            Some(wanted)
+        }
+        (current, wanted) => current.or(wanted),
+    };
+    let mut resources = wanted.resources.clone().unwrap_or_default();
+    let mut requests = resources.requests.unwrap_or_default();
+    if let Some(storage) = storage {
+        requests.insert("storage".into(), storage);
+    }
+    resources.requests = Some(requests);
+    PersistentVolumeClaimSpec {
+        access_modes: current.access_modes.clone(),
+        storage_class_name: current.storage_class_name.clone(),
+        volume_mode: current.volume_mode.clone(),
+        selector: current.selector.clone(),
+        data_source: current.data_source.clone(),
+        data_source_ref: current.data_source_ref.clone(),
+        resources: Some(resources),
+        ..PersistentVolumeClaimSpec::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+    fn cluster() -> PostgresCluster {
+        tusk_api::manifest::parse(
+            "apiVersion: postgres-operator.crunchydata.com/v1beta1
+kind: PostgresCluster
+metadata: {name: hippo}
+spec:
+  postgresVersion: 15
+  instances:
+  - name: one
+    dataVolumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 2Gi}}}
+    walVolumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+  backups: {pgbackrest: {repos: [{name: repo1, volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}}]}}
+",
+        )
+        .expect("valid")
+    }
+
+    fn storage(claim: &PersistentVolumeClaim) -> String {
+        claim
+            .spec
+            .as_ref()
+            .expect("spec")
+            .resources
+            .as_ref()
+            .expect("resources")
+            .requests
+            .as_ref()
+            .expect("requests")["storage"]
+            .0
+            .clone()
+    }
+
+    fn instance() -> Instance {
+        Instance {
+            name: "hippo-one-bbbb".into(),
+            set: "one".into(),
+        }
+    }
+
+    #[test]
+    fn data_and_wal_claims_have_pgo_names_and_labels() {
+        let cluster = cluster();
+        let claims = claims(
+            &cluster,
+            &cluster.spec.instances[0],
+            &instance(),
+            &Existing::new(),
+        );
+        let names: Vec<_> = claims
+            .iter()
+            .map(|c| c.metadata.name.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(names, ["hippo-one-bbbb-pgdata", "hippo-one-bbbb-pgwal"]);
+        let labels = claims[1].metadata.labels.as_ref().expect("labels");
+        assert_eq!(labels[labels::ROLE], "pgwal");
+        assert_eq!(labels[labels::DATA], "postgres");
+        assert_eq!(labels[labels::INSTANCE], "hippo-one-bbbb");
+    }
+
+    #[test]
+    fn existing_claims_keep_their_fixed_fields_and_only_grow() {
+        let cluster = cluster();
+        let mut current = claims(
+            &cluster,
+            &cluster.spec.instances[0],
+            &instance(),
+            &Existing::new(),
+        );
+        for claim in &mut current {
+            let spec = claim.spec.as_mut().expect("spec");
+            spec.storage_class_name = Some("local-path".into());
+            spec.resources
+                .as_mut()
+                .expect("resources")
+                .requests
+                .as_mut()
+                .expect("requests")
+                .insert("storage".into(), Quantity("1536Mi".into()));
+        }
+        let existing: Existing = current
+            .into_iter()
+            .map(|c| (c.metadata.name.clone().unwrap_or_default(), c))
+            .collect();
+        let claims = claims(&cluster, &cluster.spec.instances[0], &instance(), &existing);
+        assert_eq!(storage(&claims[0]), "2Gi", "2Gi > 1536Mi: the claim grows");
+        assert_eq!(
+            storage(&claims[1]),
+            "1536Mi",
+            "1Gi < 1536Mi: the claim never shrinks"
+        );
+        assert_eq!(
+            claims[0]
+                .spec
+                .as_ref()
+                .and_then(|s| s.storage_class_name.as_deref()),
+            Some("local-path")
+        );
+    }
+}
