@@ -5,14 +5,13 @@
 
 mod common;
 
+use common::operator::{create, eventually, heals_deletion, hippo};
 use k8s_openapi::api::core::v1::{Endpoints, Secret, Service, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use std::future::Future;
-use std::time::{Duration, Instant};
+use kube::api::{Api, Patch, PatchParams};
 use tusk_api::PostgresCluster;
 use tusk_api::status::Condition;
 
@@ -230,23 +229,6 @@ async fn creates_and_heals_the_hippo_services() {
     operator.abort();
 }
 
-/// The docs' quickstart cluster.
-fn hippo() -> String {
-    std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/hippo/postgres.yaml"
-    ))
-    .unwrap()
-}
-
-async fn create(clusters: &Api<PostgresCluster>, manifest: &str) -> PostgresCluster {
-    let cluster: PostgresCluster = serde_saphyr::from_str(manifest).expect("a PostgresCluster");
-    clusters
-        .create(&PostParams::default(), &cluster)
-        .await
-        .expect("the cluster is created")
-}
-
 async fn all_exist(services: &Api<Service>) -> bool {
     for name in SERVICES {
         if !matches!(services.get_opt(name).await, Ok(Some(_))) {
@@ -268,37 +250,4 @@ async fn spec_valid(
         .into_iter()
         .find(|c| c.type_ == "SpecValid");
     (valid, status.observed_generation)
-}
-
-/// Deletes `name` and waits until the operator has made it again; returns how long that took.
-async fn heals_deletion<K>(api: &Api<K>, name: &str) -> Duration
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let old = api.get(name).await.unwrap().uid();
-    api.delete(name, &DeleteParams::default()).await.unwrap();
-    eventually(&format!("a deleted {name} comes back"), || async {
-        api.get_opt(name)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|now| now.uid() != old)
-    })
-    .await
-}
-
-/// Waits up to 30 s for `condition`; returns how long it took.
-async fn eventually<F: Future<Output = bool>>(
-    what: &str,
-    mut condition: impl FnMut() -> F,
-) -> Duration {
-    let started = Instant::now();
-    while !condition().await {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    started.elapsed()
 }

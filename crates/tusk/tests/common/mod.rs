@@ -5,3 +5,4 @@
 
 pub mod api_server;
 pub mod invalid_cases;
+pub mod operator;
