@@ -3,6 +3,7 @@
 
 mod apply;
 mod observe;
+mod pod_changes;
 mod prune;
 mod reconcile;
 mod retire;
@@ -12,12 +13,15 @@ use crate::images::Images;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Endpoints, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+    ConfigMap, Endpoints, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::ResourceExt;
+use kube::core::DeserializeGuard;
 use kube::runtime::Controller;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client};
 use std::sync::Arc;
@@ -41,10 +45,24 @@ pub struct Context {
 /// Runs the controller until the process is asked to stop (SIGINT or SIGTERM): over every namespace, or over
 /// `namespace` alone.
 pub async fn run(client: Client, namespace: Option<&str>) {
-    let clusters: Api<PostgresCluster> = scoped(&client, namespace);
+    // A cluster that does not deserialize (say, written under a newer CRD) reaches the reconciler as an error
+    // to report, instead of stalling the watch.
+    let clusters: Api<DeserializeGuard<PostgresCluster>> = scoped(&client, namespace);
     // Only objects that carry the cluster label are watched: Tusk labels all it creates.
     let owned = watcher::Config::default().labels(crate::naming::labels::CLUSTER);
+    let pod_changes = pod_changes::PodChanges::default();
     Controller::new(clusters, watcher::Config::default())
+        .watches(
+            scoped::<Pod>(&client, namespace),
+            owned.clone(),
+            move |pod| {
+                let cluster = pod.labels().get(crate::naming::labels::CLUSTER)?.clone();
+                let namespace = pod.namespace()?;
+                pod_changes
+                    .is_news(&pod)
+                    .then(|| ObjectRef::new(&cluster).within(&namespace))
+            },
+        )
         .owns(scoped::<Service>(&client, namespace), owned.clone())
         .owns(scoped::<Endpoints>(&client, namespace), owned.clone())
         .owns(scoped::<ServiceAccount>(&client, namespace), owned.clone())

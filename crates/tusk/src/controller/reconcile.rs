@@ -7,10 +7,12 @@ use super::retire::retire;
 use super::{Context, FIELD_MANAGER, status};
 use crate::instances::plan;
 use crate::{build, naming, services, users};
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{ObjectReference, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
+use kube::core::DeserializeGuard;
+use kube::core::error_boundary::InvalidObject;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
@@ -34,12 +36,74 @@ pub enum Error {
     Kube(#[from] kube::Error),
 }
 
-/// Brings the objects of `cluster` to what its spec says, then reports what it found in `status`.
+/// Brings the objects of a cluster to what its spec says, then reports what it found in `status`; a cluster
+/// that cannot be read gets an event and a condition saying why.
 pub async fn reconcile(
-    cluster: Arc<PostgresCluster>,
+    guard: Arc<DeserializeGuard<PostgresCluster>>,
     context: Arc<Context>,
 ) -> Result<Action, Error> {
-    let cluster = build::completed(&cluster);
+    match &guard.0 {
+        Ok(cluster) => reconcile_cluster(cluster, &context).await,
+        Err(unreadable) => report_unreadable(unreadable, &context).await,
+    }
+}
+
+/// Reports a cluster Tusk cannot read (a field it does not know, written under another CRD) and waits for a
+/// change: nothing is applied for it.
+async fn report_unreadable(unreadable: &InvalidObject, context: &Context) -> Result<Action, Error> {
+    let metadata = &unreadable.metadata;
+    let name = metadata.name.clone().unwrap_or_default();
+    let namespace = metadata
+        .namespace
+        .clone()
+        .ok_or_else(|| Error::NoNamespace(name.clone()))?;
+    tracing::warn!(cluster = %name, %namespace, error = %unreadable.error, "cannot read the cluster; nothing applied");
+    let message = format!(
+        "nothing is applied until the spec is fixed: Tusk cannot read it: {}",
+        unreadable.error
+    );
+    let reference = ObjectReference {
+        api_version: Some(PostgresCluster::api_version(&()).into_owned()),
+        kind: Some(PostgresCluster::kind(&()).into_owned()),
+        name: Some(name.clone()),
+        namespace: Some(namespace.clone()),
+        uid: metadata.uid.clone(),
+        ..ObjectReference::default()
+    };
+    let event = Event {
+        type_: EventType::Warning,
+        reason: "InvalidSpec".into(),
+        note: Some(message.clone()),
+        action: "Validate".into(),
+        secondary: None,
+    };
+    context.recorder.publish(&event, &reference).await?;
+    let condition = tusk_api::status::Condition {
+        type_: status::SPEC_VALID.into(),
+        status: tusk_api::status::ConditionStatus::False,
+        observed_generation: metadata.generation,
+        last_transition_time: Time(Timestamp::now()),
+        reason: "UnreadableSpec".into(),
+        message,
+    };
+    let clusters: Api<PostgresCluster> = Api::namespaced(context.client.clone(), &namespace);
+    let patch = serde_json::json!({
+        "apiVersion": PostgresCluster::api_version(&()),
+        "kind": PostgresCluster::kind(&()),
+        "status": {"observedGeneration": metadata.generation, "conditions": [condition]},
+    });
+    clusters
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(patch),
+        )
+        .await?;
+    Ok(Action::await_change())
+}
+
+async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Result<Action, Error> {
+    let cluster = build::completed(cluster);
     let name = cluster.name_any();
     let namespace = cluster
         .namespace()
@@ -137,7 +201,7 @@ pub async fn reconcile(
 
 /// Retries a failed reconcile after a pause; other clusters carry on meanwhile.
 pub fn error_policy(
-    cluster: Arc<PostgresCluster>,
+    cluster: Arc<DeserializeGuard<PostgresCluster>>,
     error: &Error,
     _context: Arc<Context>,
 ) -> Action {

@@ -15,14 +15,19 @@ pub async fn control_plane_with_crd() -> ControlPlane {
     let plane = ControlPlane::start()
         .await
         .expect("the control plane starts");
+    install_crd(&plane, &tusk_api::crd::crd()).await;
+    plane
+}
+
+/// Installs (or replaces) `crd` and waits until it is Established.
+pub async fn install_crd(plane: &ControlPlane, crd: &CustomResourceDefinition) {
     let client = plane.client().await.expect("an admin client");
     let crds: Api<CustomResourceDefinition> = Api::all(client);
-    let crd = tusk_api::crd::crd();
     let name = crd.metadata.name.clone().expect("the CRD has a name");
     crds.patch(
         &name,
         &PatchParams::apply("tusk-tests").force(),
-        &Patch::Apply(&crd),
+        &Patch::Apply(crd),
     )
     .await
     .expect("the API server accepts the CRD");
@@ -33,7 +38,6 @@ pub async fn control_plane_with_crd() -> ControlPlane {
     .await
     .expect("the CRD becomes Established within 30 s")
     .expect("watching the CRD works");
-    plane
 }
 
 /// The PostgresCluster API of `namespace`, which is created first. Objects are handled untyped, so that what
