@@ -1,7 +1,8 @@
 //! The operator against a real API server: it creates the docs' hippo cluster's Services with PGO's names and
 //! owner references, points `hippo-primary` at the leader Service, heals deleted and hand-edited objects, reports
-//! a valid spec in status, keeps the user Secret's custom password, adds and removes an instance set's disruption budget as it scales; a cluster whose spec is invalid gets a condition and an Event naming the field, no
-//! objects, and stalls no other cluster.
+//! a valid spec in status, keeps the user Secret's custom password, adds and removes an instance set's
+//! disruption budget as it scales, removes the Secret of a user removed from the spec; a cluster whose spec is
+//! invalid gets a condition and an Event naming the field, no objects, and stalls no other cluster.
 
 mod common;
 
@@ -216,6 +217,20 @@ async fn creates_and_heals_the_hippo_services() {
     eventually("back to one instance, the budget is removed", || async {
         matches!(budgets.get_opt("hippo-set-instance1").await, Ok(None))
     })
+    .await;
+
+    let users = serde_json::json!({"spec": {"users": [{"name": "rhino", "databases": ["zoo"]}]}});
+    clusters
+        .patch("hippo", &PatchParams::default(), &Patch::Merge(&users))
+        .await
+        .unwrap();
+    eventually(
+        "rhino gets a Secret and the default user's goes, as with PGO",
+        || async {
+            matches!(secrets.get_opt("hippo-pguser-rhino").await, Ok(Some(_)))
+                && matches!(secrets.get_opt("hippo-pguser-hippo").await, Ok(None))
+        },
+    )
     .await;
 
     let of_broken = services.list(&Default::default()).await.unwrap();

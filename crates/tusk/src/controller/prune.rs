@@ -1,6 +1,8 @@
 //! Removing what the spec no longer asks for: objects of a kind that this cluster controls but the build stage
-//! did not produce. Only kinds that hold no data are ever pruned; volumes are never deleted here.
+//! did not produce: disruption budgets of sets that shrank to one instance, Secrets of users removed from the
+//! spec (as PGO does; the role itself is never dropped). Volumes are never deleted here.
 
+use crate::naming::labels::{self, Labels};
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, DeleteParams, ListParams};
 use kube::{Client, Resource, ResourceExt};
@@ -9,11 +11,12 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 use tusk_api::PostgresCluster;
 
-/// Deletes the objects of kind `K` in the cluster's namespace that carry its label, are controlled by it, and
-/// are not in `keep`.
+/// Deletes the objects of kind `K` in the cluster's namespace that carry all of `labels`, are controlled by
+/// the cluster, and are not in `keep`.
 pub async fn prune<K>(
     client: &Client,
     cluster: &PostgresCluster,
+    labels: &Labels,
     keep: &[K],
 ) -> Result<(), kube::Error>
 where
@@ -25,7 +28,7 @@ where
     };
     let keep: BTreeSet<String> = keep.iter().map(ResourceExt::name_any).collect();
     let api: Api<K> = Api::namespaced(client.clone(), &namespace);
-    let selector = format!("{}={}", crate::naming::labels::CLUSTER, cluster.name_any());
+    let selector = labels::selector(labels);
     for object in api.list(&ListParams::default().labels(&selector)).await? {
         let controlled = object
             .owner_references()

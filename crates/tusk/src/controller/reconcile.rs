@@ -155,7 +155,13 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     apply_all(&context.client, &objects.volumes).await?;
     apply_all(&context.client, &objects.statefulsets).await?;
     apply_all(&context.client, &objects.disruption_budgets).await?;
-    prune(&context.client, &cluster, &objects.disruption_budgets).await?;
+    prune(
+        &context.client,
+        &cluster,
+        &naming::labels::cluster(&name),
+        &objects.disruption_budgets,
+    )
+    .await?;
     retire(&context.client, &namespace, &plan).await?;
 
     let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
@@ -173,6 +179,12 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         user_secrets.push(secret);
     }
     apply_all(&context.client, &user_secrets).await?;
+    let mut of_users = naming::labels::cluster(&name);
+    of_users.insert(
+        naming::labels::ROLE.into(),
+        naming::labels::ROLE_PGUSER.into(),
+    );
+    prune(&context.client, &cluster, &of_users, &user_secrets).await?;
 
     let leader: Api<Service> = Api::namespaced(context.client.clone(), &namespace);
     let leader_ip = leader
