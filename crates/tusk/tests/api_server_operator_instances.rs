@@ -9,6 +9,7 @@ mod common;
 use common::operator::{create, eventually, heals_deletion, hippo};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use std::collections::BTreeSet;
@@ -70,6 +71,40 @@ async fn instances_are_built_healed_scaled_and_shut_down() {
             "{name} is owned by hippo"
         );
     }
+
+    eventually(
+        "status counts the set's pods and says none is ready",
+        || async {
+            let status = clusters
+                .get("hippo")
+                .await
+                .unwrap()
+                .status
+                .unwrap_or_default();
+            let ready = status
+                .conditions
+                .unwrap_or_default()
+                .into_iter()
+                .find(|c| c.type_ == "InstancesReady");
+            let sets = status.instances.unwrap_or_default();
+            ready.is_some_and(|c| c.reason == "NotReady" && c.message == "instance1: 0/1 ready")
+                && sets.len() == 1
+                && sets[0].name == "instance1"
+        },
+    )
+    .await;
+    let events: Api<Event> = Api::namespaced(client.clone(), NAMESPACE);
+    eventually("an InstanceCreated event names the instance", || async {
+        let listed = events.list(&Default::default()).await.unwrap();
+        listed.items.iter().any(|event| {
+            event.reason.as_deref() == Some("InstanceCreated")
+                && event
+                    .note
+                    .as_deref()
+                    .is_some_and(|note| note.contains(&first))
+        })
+    })
+    .await;
 
     let took = heals_deletion(&statefulsets, &first).await;
     println!("a deleted instance StatefulSet was back, same name, after {took:.2?}");

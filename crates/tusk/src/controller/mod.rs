@@ -2,6 +2,7 @@
 //! pipeline observe → validate → build (pure, `crate::build`) → apply, on every change and periodically.
 
 mod apply;
+mod events;
 mod observe;
 mod pod_changes;
 mod prune;

@@ -4,7 +4,7 @@ use super::apply::apply_all;
 use super::observe::observe;
 use super::prune::prune;
 use super::retire::retire;
-use super::{Context, FIELD_MANAGER, status};
+use super::{Context, FIELD_MANAGER, events, status};
 use crate::instances::plan;
 use crate::{build, naming, services, users};
 use k8s_openapi::api::core::v1::{ObjectReference, Secret, Service};
@@ -111,17 +111,8 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     let violations = crate::validate::validate(&cluster);
     let valid = status::spec_valid(&cluster, &violations, Time(Timestamp::now()));
     if status::is_news(&cluster, &valid) && !violations.is_empty() {
-        let event = Event {
-            type_: EventType::Warning,
-            reason: "InvalidSpec".into(),
-            note: Some(valid.message.clone()),
-            action: "Validate".into(),
-            secondary: None,
-        };
-        context
-            .recorder
-            .publish(&event, &cluster.object_ref(&()))
-            .await?;
+        let note = valid.message.clone();
+        events::publish(context, &cluster, EventType::Warning, "InvalidSpec", note).await?;
     }
     let clusters: Api<PostgresCluster> = Api::namespaced(context.client.clone(), &namespace);
     let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -163,6 +154,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     )
     .await?;
     retire(&context.client, &namespace, &plan).await?;
+    events::instance_changes(context, &cluster, &observation.instances, &plan).await?;
 
     let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
     let mut user_secrets = Vec::new();
@@ -201,11 +193,32 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         .await?;
     }
     let instance_sets = status::instance_sets(&cluster, &observation.statefulsets);
+    let waiting: Vec<String> = plan
+        .waiting_for_switchover
+        .iter()
+        .map(|instance| instance.name.clone())
+        .collect();
+    let ready = status::instances_ready(&cluster, &instance_sets, &waiting, Time(Timestamp::now()));
+    if !waiting.is_empty() && status::is_news(&cluster, &ready) {
+        let note = ready.message.clone();
+        events::publish(
+            context,
+            &cluster,
+            EventType::Warning,
+            "WaitingForSwitchover",
+            note,
+        )
+        .await?;
+    }
     clusters
         .patch_status(
             &name,
             &params,
-            &Patch::Apply(status::patch(&cluster, &[valid], Some(&instance_sets))),
+            &Patch::Apply(status::patch(
+                &cluster,
+                &[valid, ready],
+                Some(&instance_sets),
+            )),
         )
         .await?;
     Ok(Action::requeue(RESYNC))

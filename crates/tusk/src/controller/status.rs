@@ -13,6 +13,8 @@ use tusk_api::validation::Violation;
 
 /// The condition that says whether the spec is valid; when it is not, its message lists every violation.
 pub const SPEC_VALID: &str = "SpecValid";
+/// The condition that says whether every instance is up and ready.
+pub const INSTANCES_READY: &str = "InstancesReady";
 
 /// The `SpecValid` condition for `cluster`, given the violations of its spec, at time `now`.
 pub fn spec_valid(cluster: &PostgresCluster, violations: &[Violation], now: Time) -> Condition {
@@ -33,13 +35,57 @@ pub fn spec_valid(cluster: &PostgresCluster, violations: &[Violation], now: Time
             ),
         )
     };
-    let previous = previous(cluster, SPEC_VALID);
-    let last_transition_time = match previous {
+    condition(cluster, SPEC_VALID, status, reason, message, now)
+}
+
+/// The `InstancesReady` condition: whether every instance set has as many ready pods as its spec asks for
+/// (none while shut down), with the counts, and any leader kept until a switchover, in its message.
+pub fn instances_ready(
+    cluster: &PostgresCluster,
+    sets: &[PostgresInstanceSetStatus],
+    waiting_for_switchover: &[String],
+    now: Time,
+) -> Condition {
+    let shutdown = cluster.spec.shutdown.unwrap_or(false);
+    let mut counts = Vec::new();
+    let mut all_ready = true;
+    for (spec, status) in cluster.spec.instances.iter().zip(sets) {
+        let wanted = if shutdown { 0 } else { spec.replicas };
+        let ready = status.ready_replicas.unwrap_or(0);
+        all_ready &= ready == wanted && status.replicas.unwrap_or(0) == wanted;
+        counts.push(format!("{}: {ready}/{wanted} ready", spec.name));
+    }
+    let mut message = counts.join(", ");
+    if !waiting_for_switchover.is_empty() {
+        all_ready = false;
+        message.push_str(&format!(
+            "; the leader {} belongs to a removed instance set and stays until a switchover moves the leader",
+            waiting_for_switchover.join(", ")
+        ));
+    }
+    let (status, reason) = match (all_ready, shutdown) {
+        (true, true) => (ConditionStatus::True, "Shutdown"),
+        (true, false) => (ConditionStatus::True, "AllReady"),
+        (false, _) => (ConditionStatus::False, "NotReady"),
+    };
+    condition(cluster, INSTANCES_READY, status, reason, message, now)
+}
+
+/// A condition of `type_` that keeps its previous `lastTransitionTime` while its status stays the same.
+fn condition(
+    cluster: &PostgresCluster,
+    type_: &str,
+    status: ConditionStatus,
+    reason: &str,
+    message: String,
+    now: Time,
+) -> Condition {
+    let last_transition_time = match previous(cluster, type_) {
         Some(previous) if previous.status == status => previous.last_transition_time.clone(),
         _ => now,
     };
     Condition {
-        type_: SPEC_VALID.into(),
+        type_: type_.into(),
         status,
         observed_generation: cluster.metadata.generation,
         last_transition_time,
