@@ -1,19 +1,22 @@
 //! The build stage of a reconcile: a checked PostgresCluster and what was observed of it in, every Kubernetes
 //! object Tusk would create for it out. Pure: no I/O, so `tusk render` prints exactly what the operator applies.
 //!
-//! Objects that need observed state beyond the instance plan and the existing volumes are built by the
-//! controller once it has observed it: the Endpoints of `<c>-primary` (they need the ClusterIP Kubernetes
-//! assigns to `<c>-ha`) and the user Secrets (they keep the passwords already in them).
+//! What was observed comes in as [`Inputs`]: the instance plan, the existing volumes and Secrets (passwords and
+//! certificates are kept from them). Only the Endpoints of `<c>-primary` are built by the controller, since
+//! they need the ClusterIP Kubernetes assigns to `<c>-ha`.
 
 use crate::images::Images;
 use crate::instances::plan::Plan;
 use crate::instances::{self, volumes};
-use crate::{patroni, services};
+use crate::{patroni, services, users};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use tusk_api::PostgresCluster;
 
 /// What a build needs besides the cluster: which instances it has, and what was observed of them.
@@ -25,6 +28,8 @@ pub struct Inputs<'a> {
     pub volumes: &'a volumes::Existing,
     /// The images the operator was deployed with.
     pub images: &'a Images,
+    /// The cluster's Secrets that exist, by name (they keep passwords and certificates).
+    pub secrets: &'a BTreeMap<String, Secret>,
 }
 
 /// Every object of a cluster that can be built from its spec and inputs, by kind.
@@ -46,6 +51,8 @@ pub struct Objects {
     pub statefulsets: Vec<StatefulSet>,
     /// The disruption budgets of instance sets with more than one instance.
     pub disruption_budgets: Vec<PodDisruptionBudget>,
+    /// The Secrets of the cluster's users.
+    pub user_secrets: Vec<Secret>,
 }
 
 /// The cluster as the builders see it: PGO's defaults that the API server does not store, filled in (the
@@ -65,6 +72,7 @@ pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Objects {
         services: services::instance_services(cluster),
         config_maps: vec![patroni::config_maps::cluster_config_map(cluster)],
         disruption_budgets: instances::disruption_budget::disruption_budgets(cluster),
+        user_secrets: users::secrets(cluster, inputs.secrets),
         ..Objects::default()
     };
     for instance in &inputs.plan.instances {
@@ -105,6 +113,7 @@ impl Objects {
         out.extend(self.volumes.iter().map(to_json));
         out.extend(self.statefulsets.iter().map(to_json));
         out.extend(self.disruption_budgets.iter().map(to_json));
+        out.extend(self.user_secrets.iter().map(to_json));
         out
     }
 }
@@ -123,6 +132,7 @@ pub fn render(cluster: &PostgresCluster, images: &Images) -> Objects {
             plan: &plan,
             volumes: &volumes::Existing::new(),
             images,
+            secrets: &BTreeMap::new(),
         },
     )
 }

@@ -4,7 +4,7 @@
 use crate::instances::{plan, volumes};
 use crate::naming::labels;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use std::collections::BTreeMap;
@@ -18,6 +18,8 @@ pub struct Observation {
     pub volumes: volumes::Existing,
     /// The instances' StatefulSets (their status counts replicas).
     pub statefulsets: Vec<StatefulSet>,
+    /// The cluster's Secrets (users, certificates), by name.
+    pub secrets: BTreeMap<String, Secret>,
 }
 
 /// Lists the instance objects of cluster `name` in `namespace`.
@@ -38,6 +40,14 @@ pub async fn observe(
         .filter(|s| s.labels().contains_key(labels::INSTANCE))
         .collect();
     let claims = claims.list(&of_cluster).await?.items;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secrets = secrets
+        .list(&of_cluster)
+        .await?
+        .items
+        .into_iter()
+        .map(|secret| (secret.name_any(), secret))
+        .collect();
     let leader_pods = pods
         .list(&of_cluster.clone().labels(&format!(
             "{}={}",
@@ -80,5 +90,6 @@ pub async fn observe(
             .map(|claim| (claim.name_any(), claim))
             .collect(),
         statefulsets,
+        secrets,
     })
 }

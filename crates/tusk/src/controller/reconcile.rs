@@ -6,8 +6,8 @@ use super::prune::prune;
 use super::retire::retire;
 use super::{Context, FIELD_MANAGER, events, status};
 use crate::instances::plan;
-use crate::{build, naming, services, users};
-use k8s_openapi::api::core::v1::{ObjectReference, Secret, Service};
+use crate::{build, naming, services};
+use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
@@ -136,6 +136,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
             plan: &plan,
             volumes: &observation.volumes,
             images: &context.images,
+            secrets: &observation.secrets,
         },
     );
     apply_all(&context.client, &objects.service_accounts).await?;
@@ -156,27 +157,13 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     retire(&context.client, &namespace, &plan).await?;
     events::instance_changes(context, &cluster, &observation.instances, &plan).await?;
 
-    let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
-    let mut user_secrets = Vec::new();
-    for user in users::wanted(&cluster) {
-        let existing = secrets
-            .get_opt(&naming::names::user_secret(&name, &user.name))
-            .await?;
-        let credentials = users::credentials::credentials(existing.as_ref());
-        let mut secret = users::secret::user_secret(&cluster, &user, &credentials);
-        // Apply only over the version just read: if a person changes the password meanwhile, the apply fails
-        // with a conflict and the next reconcile reads their password, instead of this one overwriting it.
-        secret.metadata.resource_version =
-            existing.and_then(|existing| existing.metadata.resource_version);
-        user_secrets.push(secret);
-    }
-    apply_all(&context.client, &user_secrets).await?;
+    apply_all(&context.client, &objects.user_secrets).await?;
     let mut of_users = naming::labels::cluster(&name);
     of_users.insert(
         naming::labels::ROLE.into(),
         naming::labels::ROLE_PGUSER.into(),
     );
-    prune(&context.client, &cluster, &of_users, &user_secrets).await?;
+    prune(&context.client, &cluster, &of_users, &objects.user_secrets).await?;
 
     let leader: Api<Service> = Api::namespaced(context.client.clone(), &namespace);
     let leader_ip = leader

@@ -7,6 +7,9 @@
 pub mod credentials;
 pub mod secret;
 
+use crate::naming::names;
+use k8s_openapi::api::core::v1::Secret;
+use std::collections::BTreeMap;
 use tusk_api::PostgresCluster;
 use tusk_api::users::PostgresUserSpec;
 
@@ -24,6 +27,24 @@ pub fn wanted(cluster: &PostgresCluster) -> Vec<PostgresUserSpec> {
             }]
         }
     }
+}
+
+/// The Secret of every wanted user, keeping the credentials of `existing` Secrets (by name). A Secret built
+/// over an existing one carries its `resourceVersion`, so applying it fails, instead of overwriting, if a
+/// person changed the password after it was read.
+pub fn secrets(cluster: &PostgresCluster, existing: &BTreeMap<String, Secret>) -> Vec<Secret> {
+    let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
+    wanted(cluster)
+        .iter()
+        .map(|user| {
+            let current = existing.get(&names::user_secret(cluster_name, &user.name));
+            let credentials = credentials::credentials(current);
+            let mut secret = secret::user_secret(cluster, user, &credentials);
+            secret.metadata.resource_version =
+                current.and_then(|current| current.metadata.resource_version.clone());
+            secret
+        })
+        .collect()
 }
 
 #[cfg(test)]
