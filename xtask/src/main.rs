@@ -1,5 +1,6 @@
 //! Project automation for Tusk: `cargo xtask <command>`.
 
+mod bench;
 mod cache;
 mod cargo;
 mod demo;
@@ -22,6 +23,12 @@ struct Cli {
 enum Command {
     /// Show what Tusk does today, on the docs' hippo cluster.
     Demo,
+    /// Measure the operator against a real API server: create → objects latency, memory with many clusters.
+    Bench {
+        /// Passed to the benchmark (`--batch N`, `--total N`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        arguments: Vec<String>,
+    },
     /// Run every test tier, building first whatever the tests need.
     Test,
     /// The upstream binaries the integration tests run: etcd, kube-apiserver, kubectl.
@@ -42,6 +49,7 @@ enum TestbedCommand {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Demo => demo::run(),
+        Command::Bench { arguments } => bench::run(&arguments),
         Command::Test => test::run(),
         Command::Testbed {
             command: TestbedCommand::Build,

@@ -1,7 +1,7 @@
 //! Every object the operator makes for a cluster is owned by it, so deleting the cluster collects them all:
-//! for each kind the builders produce (taken from `tusk render`, so a new kind is covered without editing this
-//! test), plus the Endpoints of `hippo-primary`, every object labelled with the cluster carries exactly one controller owner reference, to the
-//! cluster, with `blockOwnerDeletion`; and every object the builders make exists.
+//! for each kind the builders produce (taken from `tusk render`, so a new kind is covered without editing
+//! this test), plus the Endpoints of `hippo-primary`, every object labelled with the cluster carries exactly
+//! one controller owner reference, to the cluster, with `blockOwnerDeletion`; and every object exists.
 
 mod common;
 
