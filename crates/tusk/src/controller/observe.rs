@@ -2,7 +2,7 @@
 //! Patroni made the leader.
 
 use crate::instances::{plan, volumes};
-use crate::naming::labels;
+use crate::naming::{labels, names};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use kube::api::{Api, ListParams};
@@ -20,6 +20,8 @@ pub struct Observation {
     pub statefulsets: Vec<StatefulSet>,
     /// The cluster's Secrets (users, certificates), by name.
     pub secrets: BTreeMap<String, Secret>,
+    /// The pgBackRest repository host's StatefulSet, when it exists.
+    pub repo_host: Option<StatefulSet>,
 }
 
 /// Lists the instance objects of cluster `name` in `namespace`.
@@ -32,13 +34,16 @@ pub async fn observe(
     let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let statefulsets: Vec<StatefulSet> = statefulsets
+    let (statefulsets, others): (Vec<StatefulSet>, Vec<StatefulSet>) = statefulsets
         .list(&of_cluster)
         .await?
         .items
         .into_iter()
-        .filter(|s| s.labels().contains_key(labels::INSTANCE))
-        .collect();
+        .partition(|s| s.labels().contains_key(labels::INSTANCE));
+    let repo_host_name = names::repo_host(name);
+    let repo_host = others
+        .into_iter()
+        .find(|statefulset| statefulset.name_any() == repo_host_name);
     let claims = claims.list(&of_cluster).await?.items;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let secrets = secrets
@@ -91,5 +96,6 @@ pub async fn observe(
             .collect(),
         statefulsets,
         secrets,
+        repo_host,
     })
 }

@@ -121,7 +121,11 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
             .patch_status(
                 &name,
                 &params,
-                &Patch::Apply(status::patch(&cluster, &[valid], None)),
+                &Patch::Apply(status::patch(
+                    &cluster,
+                    &[valid],
+                    status::Observed::default(),
+                )),
             )
             .await?;
         tracing::warn!(cluster = %name, namespace = %namespace, "invalid spec; nothing applied");
@@ -180,6 +184,11 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         .await?;
     }
     let instance_sets = status::instance_sets(&cluster, &observation.statefulsets);
+    let pgbackrest = status::pgbackrest(
+        &cluster,
+        &observation.volumes,
+        observation.repo_host.as_ref(),
+    );
     let waiting: Vec<String> = plan
         .waiting_for_switchover
         .iter()
@@ -204,7 +213,10 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
             &Patch::Apply(status::patch(
                 &cluster,
                 &[valid, ready],
-                Some(&instance_sets),
+                status::Observed {
+                    instances: Some(&instance_sets),
+                    pgbackrest: pgbackrest.as_ref(),
+                },
             )),
         )
         .await?;

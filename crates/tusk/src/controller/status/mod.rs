@@ -3,12 +3,16 @@
 //! Status is deterministic: a condition keeps its `lastTransitionTime` until its status changes, so writing the
 //! same status twice changes nothing and triggers no further reconcile.
 
+mod pgbackrest;
+
+pub use pgbackrest::pgbackrest;
+
 use crate::naming::labels;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use tusk_api::PostgresCluster;
-use tusk_api::status::{Condition, ConditionStatus, PostgresInstanceSetStatus};
+use tusk_api::status::{Condition, ConditionStatus, PgBackRestStatus, PostgresInstanceSetStatus};
 use tusk_api::validation::Violation;
 
 /// The condition that says whether the spec is valid; when it is not, its message lists every violation.
@@ -101,18 +105,30 @@ pub fn is_news(cluster: &PostgresCluster, condition: &Condition) -> bool {
     })
 }
 
-/// The server-side apply body that sets `conditions` and `observedGeneration`.
+/// What a reconcile observed of the cluster's workloads, for `status` (left out when not observed).
+#[derive(Default)]
+pub struct Observed<'a> {
+    /// The pod counts of every instance set.
+    pub instances: Option<&'a [PostgresInstanceSetStatus]>,
+    /// The repositories and the repository host.
+    pub pgbackrest: Option<&'a PgBackRestStatus>,
+}
+
+/// The server-side apply body that sets `conditions`, `observedGeneration` and what was `observed`.
 pub fn patch(
     cluster: &PostgresCluster,
     conditions: &[Condition],
-    instances: Option<&[PostgresInstanceSetStatus]>,
+    observed: Observed<'_>,
 ) -> serde_json::Value {
     let mut status = serde_json::json!({
         "observedGeneration": cluster.metadata.generation,
         "conditions": conditions,
     });
-    if let Some(instances) = instances {
+    if let Some(instances) = observed.instances {
         status["instances"] = serde_json::json!(instances);
+    }
+    if let Some(pgbackrest) = observed.pgbackrest {
+        status["pgbackrest"] = serde_json::json!(pgbackrest);
     }
     serde_json::json!({
         "apiVersion": "postgres-operator.crunchydata.com/v1beta1",
@@ -171,7 +187,7 @@ mod tests {
 
     fn cluster() -> PostgresCluster {
         let mut cluster =
-            tusk_api::manifest::parse(include_str!("../../../../examples/hippo/postgres.yaml"))
+            tusk_api::manifest::parse(include_str!("../../../../../examples/hippo/postgres.yaml"))
                 .unwrap();
         cluster.metadata.generation = Some(3);
         cluster
