@@ -1,0 +1,31 @@
+//! `cargo xtask bench`: builds the operator and the benchmark in release mode and runs it against a real
+//! etcd and kube-apiserver. The release build has its own target directory in the cache, so a fresh clone on
+//! the same machine reuses it and the debug builds of the tests are left alone.
+
+use crate::cargo::cargo;
+use crate::{cache, testbed};
+use anyhow::{Result, bail};
+
+/// Builds `tusk` and `tusk-bench` (release), then runs the benchmark with `arguments` passed through.
+pub fn run(arguments: &[String]) -> Result<()> {
+    let bin = testbed::build()?;
+    let target = cache::dir()?.join("bench-target");
+    let built = cargo()
+        .args(["build", "--release", "-p", "tusk", "-p", "tusk-bench"])
+        .env("CARGO_TARGET_DIR", &target)
+        .status()?;
+    if !built.success() {
+        bail!("the release build failed");
+    }
+    let release = target.join("release");
+    let ran = std::process::Command::new(release.join("tusk-bench"))
+        .arg("--tusk")
+        .arg(release.join("tusk"))
+        .args(arguments)
+        .env("TUSK_TESTBED_BIN", bin)
+        .status()?;
+    if !ran.success() {
+        bail!("the benchmark failed");
+    }
+    Ok(())
+}
