@@ -94,6 +94,51 @@ fn public_of(key_pem: &[u8]) -> Option<Public> {
     }
 }
 
+/// The key of `key_pem` for signing: a PKCS #8 key, or a SEC 1 P-256 key (as PGO writes `root.key`), which is
+/// wrapped into PKCS #8 in memory only. `None` for other keys.
+pub fn signing_key(key_pem: &[u8]) -> Option<rcgen::KeyPair> {
+    let block = Pem::iter_from_buffer(key_pem)
+        .map_while(Result::ok)
+        .find(|block| block.label.ends_with("PRIVATE KEY"))?;
+    let pkcs8 = match block.label.as_str() {
+        "PRIVATE KEY" => block.contents,
+        "EC PRIVATE KEY" => p256_sec1_to_pkcs8(&block.contents),
+        _ => return None,
+    };
+    rcgen::KeyPair::try_from(pkcs8.as_slice()).ok()
+}
+
+/// `PrivateKeyInfo ::= SEQUENCE { version 0, AlgorithmIdentifier { id-ecPublicKey, prime256v1 },
+/// privateKey OCTET STRING (the SEC 1 structure) }`. The key library checks the rest.
+fn p256_sec1_to_pkcs8(sec1: &[u8]) -> Vec<u8> {
+    const VERSION: [u8; 3] = [0x02, 0x01, 0x00];
+    const ALGORITHM: [u8; 21] = [
+        0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86,
+        0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+    ];
+    let private_key = der_element(0x04, sec1);
+    der_element(0x30, &[&VERSION[..], &ALGORITHM, &private_key].concat())
+}
+
+/// A DER element: tag, definite length, content.
+fn der_element(tag: u8, content: &[u8]) -> Vec<u8> {
+    let length = content.len();
+    let mut out = vec![tag];
+    if length < 0x80 {
+        out.push(length as u8);
+    } else {
+        let bytes: Vec<u8> = length
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
 /// SEC 1 `ECPrivateKey ::= SEQUENCE { version, privateKey OCTET STRING, [0] parameters OPTIONAL,
 /// [1] publicKey BIT STRING OPTIONAL }`: the public key, when present.
 fn sec1_public(der: &[u8]) -> Option<Vec<u8>> {
@@ -157,6 +202,18 @@ mod tests {
         let pem = ::pem::encode(&::pem::Pem::new("EC PRIVATE KEY", sec1));
         let der = certificate_der(&certificate).unwrap();
         assert!(key_matches(&parse(&der).unwrap(), pem.as_bytes()));
+        let signing = signing_key(pem.as_bytes()).expect("a SEC 1 P-256 key signs");
+        assert_eq!(
+            rcgen::PublicKeyData::der_bytes(&signing),
+            rcgen::PublicKeyData::der_bytes(&key)
+        );
+    }
+
+    #[test]
+    fn long_der_lengths_use_the_long_form() {
+        assert_eq!(der_element(0x04, &[7; 3]), [0x04, 3, 7, 7, 7]);
+        assert_eq!(&der_element(0x04, &[0; 200])[..3], [0x04, 0x81, 200]);
+        assert_eq!(&der_element(0x04, &[0; 300])[..4], [0x04, 0x82, 0x01, 0x2c]);
     }
 
     #[test]

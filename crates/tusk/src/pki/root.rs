@@ -41,7 +41,8 @@ impl std::fmt::Debug for Root {
 
 impl Root {
     /// The root in `secret`, when it holds a CA certificate and its private key, and the root is not due at
-    /// `now`. `None` means a new root is needed.
+    /// `now`. `None` means a new root is needed. A root PGO made (SEC 1 `EC PRIVATE KEY`, signed with
+    /// ECDSA-SHA384) is adopted as it is, so clients that trust it keep working when Tusk takes over.
     pub fn from_secret(secret: Option<&Secret>, now: SystemTime) -> Option<Root> {
         let data = secret?.data.as_ref()?;
         let pair = Pair {
@@ -57,7 +58,7 @@ impl Root {
         {
             return None;
         }
-        let key = KeyPair::from_pem(std::str::from_utf8(&pair.private_key).ok()?).ok()?;
+        let key = pem::signing_key(&pair.private_key)?;
         let issuer = Issuer::from_ca_cert_der(&der.clone().into(), key).ok()?;
         Some(Root {
             pair,

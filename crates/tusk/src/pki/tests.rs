@@ -711,3 +711,51 @@ fn custom_tls_errors_say_what_is_wrong() {
         "spec.customTLSSecret and spec.customReplicationTLSSecret must hold the same ca.crt"
     );
 }
+
+/// `key` (PKCS #8 PEM of a P-256 key) as Go's `x509.MarshalECPrivateKey` writes it, which is how PGO stores
+/// `root.key`: SEC 1 with the `[0]` curve parameters and the `[1]` public key.
+fn go_sec1_pem(key: &[u8]) -> Vec<u8> {
+    use x509_parser::der_parser::der::parse_der_sequence;
+    let der = super::pem::signing_key(key).unwrap().serialize_der();
+    let (_, pkcs8) = parse_der_sequence(&der).unwrap();
+    let sec1 = pkcs8.as_sequence().unwrap()[2].as_slice().unwrap().to_vec();
+    assert_eq!(usize::from(sec1[1]), sec1.len() - 2, "short-form length");
+    let body = &sec1[2..];
+    // version (3 bytes) and the private key octet string (2 + 32 bytes) come first.
+    let parameters = [
+        0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+    ];
+    let body = [&body[..37], &parameters, &body[37..]].concat();
+    let sec1 = [&[0x30, body.len() as u8][..], &body].concat();
+    ::pem::encode(&::pem::Pem::new("EC PRIVATE KEY", sec1)).into_bytes()
+}
+
+#[test]
+fn a_root_pgo_made_is_adopted_with_its_leaves() {
+    let first = build(&hippo(), &BTreeMap::new(), t0()).unwrap();
+    let mut existing = observed(&first);
+    let root = existing.get_mut("pgo-root-cacert").unwrap();
+    let data = root.data.as_mut().unwrap();
+    let sec1 = go_sec1_pem(&data["root.key"].0);
+    data.insert("root.key".into(), ByteString(sec1.clone()));
+
+    let again = build(&hippo(), &existing, t0() + Duration::from_secs(60)).unwrap();
+    assert!(!again.root_is_new);
+    assert_eq!(value(&again.root, "root.key"), sec1, "kept as PGO wrote it");
+    for (kept, before) in again.secrets.iter().zip(&first.secrets) {
+        assert_eq!(kept.data, before.data);
+    }
+
+    // A leaf issued under the adopted root verifies with it.
+    existing.remove("hippo-cluster-cert");
+    let issued = build(&hippo(), &existing, t0()).unwrap();
+    let root = der(value(&issued.root, "root.crt"));
+    let leaf = der(value(secret(&issued, "hippo-cluster-cert"), "tls.crt"));
+    assert_ne!(
+        value(secret(&issued, "hippo-cluster-cert"), "tls.crt"),
+        value(secret(&first, "hippo-cluster-cert"), "tls.crt")
+    );
+    parsed(&leaf)
+        .verify_signature(Some(parsed(&root).public_key()))
+        .expect("signed with the SEC 1 key");
+}
