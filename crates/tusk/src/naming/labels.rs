@@ -115,6 +115,20 @@ pub fn user_secret(cluster: &str, user: &str) -> Labels {
     ])
 }
 
+/// The labels of the cluster's TLS certificate Secret `<cluster>-cluster-cert`.
+pub fn cluster_certificate(cluster: &str) -> Labels {
+    set([
+        (CLUSTER, cluster),
+        (CLUSTER_CERTIFICATE, CLUSTER_CERTIFICATE_POSTGRES_TLS),
+    ])
+}
+
+/// The labels of an instance's certificate Secret `<instance>-certs` (its instance set is not needed to find
+/// it, and the certificates do not depend on it).
+pub fn instance_certificates(cluster: &str, instance: &str) -> Labels {
+    set([(CLUSTER, cluster), (INSTANCE, instance)])
+}
+
 /// The labels every pgBackRest object carries.
 pub fn pgbackrest(cluster: &str) -> Labels {
     set([(CLUSTER, cluster), (PGBACKREST, "")])

@@ -12,6 +12,13 @@ pub const STATEFULSET_NAME_MAX: usize = 52;
 
 /// The namespace's root CA Secret, shared by every cluster in it.
 pub const ROOT_CA_SECRET: &str = "pgo-root-cacert";
+/// The common name of the namespace's root CA certificate.
+pub const ROOT_CA_COMMON_NAME: &str = "postgres-operator-ca";
+/// The common name of the replication user's client certificate: the user PostgreSQL's `cert` HBA rule
+/// authenticates.
+pub const REPLICATION_USER: &str = "_crunchyrepl";
+/// The Kubernetes cluster domain when none is configured (PGO looks it up and falls back to this).
+pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
 
 /// Patroni's scope, and the Service whose Endpoints Patroni keeps pointing at the leader: `<cluster>-ha`.
 pub fn patroni_scope(cluster: &str) -> String {
@@ -150,6 +157,38 @@ pub fn restore_job(cluster: &str) -> String {
     format!("{cluster}-pgbackrest-restore")
 }
 
+/// The dedicated repository host's only pod: `<cluster>-repo-host-0`.
+pub fn repo_host_pod(cluster: &str) -> String {
+    format!("{}-0", repo_host(cluster))
+}
+
+/// The common name of the pgBackRest client certificate of backup Jobs and the repository host:
+/// `pgbackrest@<cluster>`. pgBackRest TLS servers accept clients by this name (`tls-server-auth`). PGO puts the
+/// cluster's UID after the `@`; Tusk uses the name, which is known offline (`tusk render`) and is just as unique
+/// among the clusters of a namespace, the only ones whose certificates the namespace's root signs.
+pub fn pgbackrest_client_common_name(cluster: &str) -> String {
+    format!("pgbackrest@{cluster}")
+}
+
+/// The DNS name of pod `pod` of a StatefulSet served by `<cluster>-pods`, relative to the namespace:
+/// `<pod>.<cluster>-pods`.
+pub fn pod_host(cluster: &str, pod: &str) -> String {
+    format!("{pod}.{}", pods_service(cluster))
+}
+
+/// The four DNS names of `host` (a Service, or a pod's [`pod_host`]) in `namespace`, longest first:
+/// `<host>.<ns>.svc.<domain>`, `<host>.<ns>.svc`, `<host>.<ns>`, `<host>`. A trailing dot of `domain` (an
+/// absolute name, as a resolver may report it) is dropped.
+pub fn dns_names(host: &str, namespace: &str, domain: &str) -> [String; 4] {
+    let domain = domain.trim_end_matches('.');
+    [
+        format!("{host}.{namespace}.svc.{domain}"),
+        format!("{host}.{namespace}.svc"),
+        format!("{host}.{namespace}"),
+        host.to_string(),
+    ]
+}
+
 /// Whether `suffix` could have been generated for an instance name.
 pub fn is_instance_suffix(suffix: &str) -> bool {
     suffix.len() == INSTANCE_SUFFIX_LEN
@@ -191,6 +230,24 @@ mod tests {
             instance_set_disruption_budget("hippo", "instance1"),
             "hippo-set-instance1"
         );
+    }
+
+    #[test]
+    fn dns_names_go_from_fully_qualified_to_bare() {
+        assert_eq!(
+            dns_names(
+                &pod_host("hippo", "hippo-repo-host-0"),
+                "zoo",
+                "cluster.local."
+            ),
+            [
+                "hippo-repo-host-0.hippo-pods.zoo.svc.cluster.local",
+                "hippo-repo-host-0.hippo-pods.zoo.svc",
+                "hippo-repo-host-0.hippo-pods.zoo",
+                "hippo-repo-host-0.hippo-pods",
+            ]
+        );
+        assert_eq!(repo_host_pod("hippo"), "hippo-repo-host-0");
     }
 
     #[test]
