@@ -20,7 +20,13 @@ pub type Expected = BTreeMap<(String, String), usize>;
 pub fn expected(cluster: &tusk_api::PostgresCluster) -> Expected {
     let images = tusk::images::Images::from_environment(std::iter::empty());
     let mut counts = Expected::new();
-    for object in tusk::build::render(cluster, &images).to_json() {
+    for object in tusk::build::render(cluster, &images)
+        .expect("the cluster builds")
+        .to_json()
+        .into_iter()
+        // Objects a cluster shares with its namespace (the root CA) carry no cluster label and no owner.
+        .filter(|object| object["metadata"]["labels"][labels::CLUSTER].is_string())
+    {
         let kind = (
             object["apiVersion"].as_str().unwrap_or_default().to_owned(),
             object["kind"].as_str().unwrap_or_default().to_owned(),

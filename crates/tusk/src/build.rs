@@ -8,7 +8,7 @@
 use crate::images::Images;
 use crate::instances::plan::Plan;
 use crate::instances::{self, volumes};
-use crate::{patroni, services, users};
+use crate::{patroni, pki, services, users};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
@@ -17,6 +17,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 use tusk_api::PostgresCluster;
 
 /// What a build needs besides the cluster: which instances it has, and what was observed of them.
@@ -28,8 +29,14 @@ pub struct Inputs<'a> {
     pub volumes: &'a volumes::Existing,
     /// The images the operator was deployed with.
     pub images: &'a Images,
-    /// The cluster's Secrets that exist, by name (they keep passwords and certificates).
+    /// The Secrets that exist, by name: the cluster's (they keep passwords and certificates), the namespace's
+    /// root CA and the user's custom TLS Secrets.
     pub secrets: &'a BTreeMap<String, Secret>,
+    /// The current time (certificates are renewed by it).
+    pub now: SystemTime,
+    /// Whether the build runs without a cluster to observe (`tusk render`): the user's Secrets are then out of
+    /// reach and taken as declared.
+    pub offline: bool,
 }
 
 /// Every object of a cluster that can be built from its spec and inputs, by kind.
@@ -53,6 +60,29 @@ pub struct Objects {
     pub disruption_budgets: Vec<PodDisruptionBudget>,
     /// The Secrets of the cluster's users.
     pub user_secrets: Vec<Secret>,
+    /// The namespace's root CA (shared by its clusters: no owner), and whether it was made by this build.
+    pub root_ca: Option<(Secret, bool)>,
+    /// The cluster's certificate Secrets: server, replication client, one per instance, pgBackRest.
+    pub certificates: Vec<Secret>,
+    /// When a certificate is next due for renewal.
+    pub renew_at: Option<SystemTime>,
+}
+
+/// Why a cluster's objects could not be built from a valid spec: a problem with what it references.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// The certificates (the user's custom TLS Secrets, or making new ones).
+    #[error(transparent)]
+    Tls(#[from] pki::TlsError),
+}
+
+impl BuildError {
+    /// The `reason` of the status condition and Event that report this error.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            BuildError::Tls(error) => error.reason(),
+        }
+    }
 }
 
 /// The cluster as the builders see it: PGO's defaults that the API server does not store, filled in (the
@@ -64,8 +94,35 @@ pub fn completed(cluster: &PostgresCluster) -> PostgresCluster {
 }
 
 /// Builds every object of `cluster` (already [`completed`]) for the planned instances.
-pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Objects {
+pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Result<Objects, BuildError> {
+    let instance_names: Vec<String> = inputs
+        .plan
+        .instances
+        .iter()
+        .map(|instance| instance.name.clone())
+        .collect();
+    let has_repo_host = cluster
+        .spec
+        .backups
+        .pgbackrest
+        .repos
+        .iter()
+        .any(|repo| repo.volume.is_some());
+    let certificates = pki::certificates(
+        cluster,
+        inputs.secrets,
+        pki::Request {
+            instances: &instance_names,
+            has_repo_host,
+            domain: crate::naming::names::DEFAULT_CLUSTER_DOMAIN,
+            now: inputs.now,
+            offline: inputs.offline,
+        },
+    )?;
     let mut objects = Objects {
+        root_ca: Some((certificates.root, certificates.root_is_new)),
+        certificates: certificates.secrets,
+        renew_at: Some(certificates.renew_at),
         service_accounts: vec![patroni::rbac::service_account(cluster)],
         roles: vec![patroni::rbac::role(cluster)],
         role_bindings: vec![patroni::rbac::role_binding(cluster)],
@@ -99,7 +156,7 @@ pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Objects {
                 inputs.images,
             ));
     }
-    objects
+    Ok(objects)
 }
 
 impl Objects {
@@ -113,6 +170,8 @@ impl Objects {
         out.extend(self.volumes.iter().map(to_json));
         out.extend(self.statefulsets.iter().map(to_json));
         out.extend(self.disruption_budgets.iter().map(to_json));
+        out.extend(self.root_ca.iter().map(|(root, _)| to_json(root)));
+        out.extend(self.certificates.iter().map(to_json));
         out.extend(self.user_secrets.iter().map(to_json));
         out
     }
@@ -123,7 +182,7 @@ fn to_json(object: &impl Serialize) -> serde_json::Value {
 }
 
 /// Builds what `tusk render` shows: the objects of a new cluster, with repeatable instance names.
-pub fn render(cluster: &PostgresCluster, images: &Images) -> Objects {
+pub fn render(cluster: &PostgresCluster, images: &Images) -> Result<Objects, BuildError> {
     let cluster = completed(cluster);
     let plan = instances::plan::plan(&cluster, &[], &mut instances::plan::repeatable_suffixes());
     objects(
@@ -133,6 +192,8 @@ pub fn render(cluster: &PostgresCluster, images: &Images) -> Objects {
             volumes: &volumes::Existing::new(),
             images,
             secrets: &BTreeMap::new(),
+            now: SystemTime::now(),
+            offline: true,
         },
     )
 }
@@ -147,7 +208,7 @@ mod tests {
         let cluster =
             tusk_api::manifest::parse(include_str!("../../../examples/hippo/postgres.yaml"))
                 .expect("valid");
-        let built = render(&cluster, &Images::default());
+        let built = render(&cluster, &Images::default()).expect("hippo builds");
         assert_eq!(built.statefulsets.len(), 1);
         assert_eq!(built.volumes.len(), 1);
         assert_eq!(built.config_maps.len(), 2);
@@ -157,7 +218,8 @@ mod tests {
             assert!(
                 object["metadata"]["name"]
                     .as_str()
-                    .is_some_and(|name| name.starts_with("hippo-")),
+                    .is_some_and(|name| name.starts_with("hippo-")
+                        || name == crate::naming::names::ROOT_CA_SECRET),
                 "{object}"
             );
         }

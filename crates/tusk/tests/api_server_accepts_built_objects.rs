@@ -23,7 +23,14 @@ async fn built_objects_pass_api_server_validation() {
         let mut cluster = tusk_api::manifest::parse(&std::fs::read_to_string(&path).unwrap())
             .expect("valid example");
         cluster.metadata.namespace = Some("built".into());
-        for object in tusk::build::render(&cluster, &tusk::images::Images::default()).to_json() {
+        let objects = match tusk::build::render(&cluster, &tusk::images::Images::default()) {
+            Ok(objects) => objects,
+            Err(error) => {
+                problems.push(format!("{file}: does not build: {error}"));
+                continue;
+            }
+        };
+        for object in objects.to_json() {
             let api_version = object["apiVersion"].as_str().unwrap().to_string();
             let kind = object["kind"].as_str().unwrap().to_string();
             let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));

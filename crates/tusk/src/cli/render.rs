@@ -37,7 +37,7 @@ pub fn run(args: &RenderArgs) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(error) => {
-                eprintln!("error: cannot print the manifest as YAML: {error}");
+                eprintln!("error: {error}");
                 ExitCode::FAILURE
             }
         },
@@ -57,14 +57,21 @@ pub fn run(args: &RenderArgs) -> ExitCode {
 }
 
 /// The defaulted cluster, then every object Tusk would create for it, as one multi-document YAML stream.
-fn documents(cluster: &tusk_api::PostgresCluster) -> Result<String, tusk_api::yaml::Error> {
-    let mut out = tusk_api::yaml::to_yaml(cluster)?;
+fn documents(cluster: &tusk_api::PostgresCluster) -> Result<String, String> {
+    let mut out = yaml(cluster)?;
     let images = tusk::images::Images::from_environment(std::env::vars());
-    for object in tusk::build::render(cluster, &images).to_json() {
+    let objects = tusk::build::render(cluster, &images)
+        .map_err(|error| format!("cannot build the cluster's objects: {error}"))?;
+    for object in objects.to_json() {
         out.push_str("---\n");
-        out.push_str(&tusk_api::yaml::to_yaml(&object)?);
+        out.push_str(&yaml(&object)?);
     }
     Ok(out)
+}
+
+/// `value` as YAML, or why it cannot be printed.
+fn yaml(value: &impl serde::Serialize) -> Result<String, String> {
+    tusk_api::yaml::to_yaml(value).map_err(|error| format!("cannot print as YAML: {error}"))
 }
 
 fn read(file: &PathBuf) -> std::io::Result<String> {

@@ -2,6 +2,7 @@
 //! pipeline observe → validate → build (pure, `crate::build`) → apply, on every change and periodically.
 
 mod apply;
+mod certificates;
 mod events;
 mod observe;
 mod pod_changes;

@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use std::collections::BTreeMap;
+use tusk_api::PostgresCluster;
 
 /// What was found of a cluster's instances.
 #[derive(Clone, Debug, Default)]
@@ -24,12 +25,13 @@ pub struct Observation {
     pub repo_host: Option<StatefulSet>,
 }
 
-/// Lists the instance objects of cluster `name` in `namespace`.
+/// Lists the objects of `cluster` in `namespace`, and reads the Secrets its build needs.
 pub async fn observe(
     client: &Client,
     namespace: &str,
-    name: &str,
+    cluster: &PostgresCluster,
 ) -> Result<Observation, kube::Error> {
+    let name = &cluster.name_any();
     let of_cluster = ListParams::default().labels(&labels::selector(&labels::cluster(name)));
     let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
@@ -46,13 +48,35 @@ pub async fn observe(
         .find(|statefulset| statefulset.name_any() == repo_host_name);
     let claims = claims.list(&of_cluster).await?.items;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let secrets = secrets
+    let mut found: BTreeMap<String, Secret> = secrets
         .list(&of_cluster)
         .await?
         .items
         .into_iter()
         .map(|secret| (secret.name_any(), secret))
         .collect();
+    // Secrets the build reads that carry no cluster label: the namespace's root CA and the user's own TLS.
+    let unlabelled = [
+        Some(names::ROOT_CA_SECRET.to_string()),
+        cluster
+            .spec
+            .custom_tls_secret
+            .as_ref()
+            .map(|s| s.name.clone()),
+        cluster
+            .spec
+            .custom_replication_tls_secret
+            .as_ref()
+            .map(|s| s.name.clone()),
+    ];
+    for secret_name in unlabelled.into_iter().flatten() {
+        if !found.contains_key(&secret_name)
+            && let Some(secret) = secrets.get_opt(&secret_name).await?
+        {
+            found.insert(secret_name, secret);
+        }
+    }
+    let secrets = found;
     let leader_pods = pods
         .list(&of_cluster.clone().labels(&format!(
             "{}={}",

@@ -1,6 +1,7 @@
 //! One reconcile of one cluster.
 
 use super::apply::apply_all;
+use super::certificates;
 use super::observe::observe;
 use super::prune::prune;
 use super::retire::retire;
@@ -17,13 +18,15 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tusk_api::PostgresCluster;
 
 /// How often a cluster is reconciled when nothing changes, to catch missed events.
 const RESYNC: Duration = Duration::from_secs(300);
 /// How long to wait after a failed reconcile before trying again.
 const RETRY: Duration = Duration::from_secs(5);
+/// How soon a cluster whose references are broken (a custom TLS Secret) is looked at again.
+const RECHECK: Duration = Duration::from_secs(30);
 
 /// Why a reconcile failed.
 #[derive(Debug, thiserror::Error)]
@@ -132,17 +135,59 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         return Ok(Action::await_change());
     }
 
-    let observation = observe(&context.client, &namespace, &name).await?;
+    let observation = observe(&context.client, &namespace, &cluster).await?;
     let plan = plan::plan(&cluster, &observation.instances, &mut plan::random_suffix);
-    let objects = build::objects(
+    let built = build::objects(
         &cluster,
         build::Inputs {
             plan: &plan,
             volumes: &observation.volumes,
             images: &context.images,
             secrets: &observation.secrets,
+            now: SystemTime::now(),
+            offline: false,
         },
     );
+    let objects = match built {
+        Ok(objects) => objects,
+        Err(error) => {
+            let message = error.to_string();
+            let invalid = status::references_invalid(
+                &cluster,
+                error.reason(),
+                &message,
+                Time(Timestamp::now()),
+            );
+            if status::is_news(&cluster, &invalid) {
+                events::publish(
+                    context,
+                    &cluster,
+                    EventType::Warning,
+                    error.reason(),
+                    message,
+                )
+                .await?;
+            }
+            clusters
+                .patch_status(
+                    &name,
+                    &params,
+                    &Patch::Apply(status::patch(
+                        &cluster,
+                        &[invalid],
+                        status::Observed::default(),
+                    )),
+                )
+                .await?;
+            tracing::warn!(cluster = %name, %namespace, %error, "cannot build the cluster; nothing applied");
+            // What is wrong is outside the spec (a Secret the operator does not watch): look again soon.
+            return Ok(Action::requeue(RECHECK));
+        }
+    };
+    if let Some((root, true)) = &objects.root_ca {
+        certificates::store_new_root(&context.client, root).await?;
+    }
+    apply_all(&context.client, &objects.certificates).await?;
     apply_all(&context.client, &objects.service_accounts).await?;
     apply_all(&context.client, &objects.roles).await?;
     apply_all(&context.client, &objects.role_bindings).await?;
@@ -220,7 +265,11 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
             )),
         )
         .await?;
-    Ok(Action::requeue(RESYNC))
+    let until_renewal = objects
+        .renew_at
+        .and_then(|at| at.duration_since(SystemTime::now()).ok())
+        .unwrap_or(RESYNC);
+    Ok(Action::requeue(RESYNC.min(until_renewal).max(RETRY)))
 }
 
 /// Retries a failed reconcile after a pause; other clusters carry on meanwhile.

@@ -100,9 +100,29 @@ pub fn check(
     cluster: &PostgresCluster,
     existing: &BTreeMap<String, Secret>,
 ) -> Result<Option<Custom>, CustomTlsError> {
+    if !declared(cluster)? {
+        return Ok(None);
+    }
+    let spec = &cluster.spec;
+    let (Some(server), Some(replication)) =
+        (&spec.custom_tls_secret, &spec.custom_replication_tls_secret)
+    else {
+        return Ok(None);
+    };
+    let server_ca = check_one(SERVER_FIELD, server, existing)?;
+    let replication_ca = check_one(REPLICATION_FIELD, replication, existing)?;
+    if pem_blocks(&server_ca) != pem_blocks(&replication_ca) {
+        return Err(CustomTlsError::DifferentCa);
+    }
+    Ok(Some(Custom { ca: server_ca }))
+}
+
+/// Whether the cluster brings its own certificates, checking only what the spec alone can tell: both fields
+/// are set, or neither (`tusk render`, which cannot read the Secrets, stops here).
+pub fn declared(cluster: &PostgresCluster) -> Result<bool, CustomTlsError> {
     let spec = &cluster.spec;
     match (&spec.custom_tls_secret, &spec.custom_replication_tls_secret) {
-        (None, None) => Ok(None),
+        (None, None) => Ok(false),
         (Some(_), None) => Err(CustomTlsError::OnlyOne {
             set: SERVER_FIELD,
             missing: REPLICATION_FIELD,
@@ -111,14 +131,7 @@ pub fn check(
             set: REPLICATION_FIELD,
             missing: SERVER_FIELD,
         }),
-        (Some(server), Some(replication)) => {
-            let server_ca = check_one(SERVER_FIELD, server, existing)?;
-            let replication_ca = check_one(REPLICATION_FIELD, replication, existing)?;
-            if pem_blocks(&server_ca) != pem_blocks(&replication_ca) {
-                return Err(CustomTlsError::DifferentCa);
-            }
-            Ok(Some(Custom { ca: server_ca }))
-        }
+        (Some(_), Some(_)) => Ok(true),
     }
 }
 

@@ -91,6 +91,9 @@ pub struct Request<'a> {
     pub domain: &'a str,
     /// The current time.
     pub now: SystemTime,
+    /// Whether the user's Secrets are out of reach (`tusk render`): custom certificates are then taken as
+    /// declared, and only the both-or-neither rule is checked.
+    pub offline: bool,
 }
 
 /// Builds every certificate Secret of `cluster`, keeping what `existing` (Secrets of the namespace, by name)
@@ -110,7 +113,11 @@ pub fn certificates(
     existing: &BTreeMap<String, Secret>,
     request: Request<'_>,
 ) -> Result<Certificates, TlsError> {
-    let custom = custom::check(cluster, existing)?;
+    let uses_own = if request.offline {
+        !custom::declared(cluster)?
+    } else {
+        custom::check(cluster, existing)?.is_none()
+    };
     let root = root::Root::from_secret(
         existing.get(crate::naming::names::ROOT_CA_SECRET),
         request.now,
@@ -118,7 +125,7 @@ pub fn certificates(
     .map_or_else(|| root::Root::generate(request.now), Ok)?;
     let mut renew_at = root.renew_at;
     let mut secrets = Vec::new();
-    for built in secrets::build(cluster, &root, existing, &request, custom.is_none())? {
+    for built in secrets::build(cluster, &root, existing, &request, uses_own)? {
         renew_at = renew_at.min(built.renew_at);
         secrets.push(built.secret);
     }

@@ -40,6 +40,7 @@ fn build(
             has_repo_host: true,
             domain: DOMAIN,
             now,
+            offline: false,
         },
     )
 }
@@ -323,6 +324,7 @@ fn without_a_repo_host_the_pgbackrest_secret_has_only_the_client() {
             has_repo_host: false,
             domain: "example.internal.",
             now: t0(),
+            offline: false,
         },
     )
     .unwrap();
@@ -491,6 +493,7 @@ fn a_leaf_with_other_names_or_another_signer_is_reissued() {
             has_repo_host: true,
             domain: "example.internal",
             now: t0(),
+            offline: false,
         },
     )
     .unwrap();

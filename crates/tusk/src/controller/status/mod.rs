@@ -42,6 +42,25 @@ pub fn spec_valid(cluster: &PostgresCluster, violations: &[Violation], now: Time
     condition(cluster, SPEC_VALID, status, reason, message, now)
 }
 
+/// The `SpecValid` condition when the spec is valid but what it references is not (the user's custom TLS
+/// Secrets, say): `reason` and `message` say what to fix.
+pub fn references_invalid(
+    cluster: &PostgresCluster,
+    reason: &str,
+    message: &str,
+    now: Time,
+) -> Condition {
+    let message = format!("nothing is applied until this is fixed: {message}");
+    condition(
+        cluster,
+        SPEC_VALID,
+        ConditionStatus::False,
+        reason,
+        message,
+        now,
+    )
+}
+
 /// The `InstancesReady` condition: whether every instance set has as many ready pods as its spec asks for
 /// (none while shut down), with the counts, and any leader kept until a switchover, in its message.
 pub fn instances_ready(
