@@ -10,6 +10,10 @@ pub const INSTANCE_SUFFIX_LEN: usize = 4;
 /// (`<name>-<10 characters>`) must fit in a 63-character label value.
 pub const STATEFULSET_NAME_MAX: usize = 52;
 
+/// The DNS domain of the Kubernetes cluster, fully qualified (with its final dot, so resolvers do not try
+/// search domains). PGO looks it up; Tusk assumes the default.
+pub const CLUSTER_DOMAIN: &str = "cluster.local.";
+
 /// The namespace's root CA Secret, shared by every cluster in it.
 pub const ROOT_CA_SECRET: &str = "pgo-root-cacert";
 
@@ -129,9 +133,39 @@ pub fn pgbackrest(cluster: &str) -> String {
     format!("{cluster}-pgbackrest")
 }
 
+/// The common name of pgBackRest's client certificate, which pgBackRest's TLS servers authorize:
+/// `pgbackrest@<cluster>`.
+pub fn pgbackrest_client_common_name(cluster: &str) -> String {
+    format!("pgbackrest@{cluster}")
+}
+
 /// The dedicated repository host's StatefulSet: `<cluster>-repo-host`.
 pub fn repo_host(cluster: &str) -> String {
     format!("{cluster}-repo-host")
+}
+
+/// The ServiceAccount of the repository host (no Role; its token is not mounted): `<cluster>-repohost`.
+pub fn repo_host_service_account(cluster: &str) -> String {
+    format!("{cluster}-repohost")
+}
+
+/// The repository host's only pod: `<cluster>-repo-host-0`.
+pub fn repo_host_pod(cluster: &str) -> String {
+    format!("{}-0", repo_host(cluster))
+}
+
+/// The fully qualified DNS name a pod of `cluster` has through the `<cluster>-pods` Service:
+/// `<pod>.<cluster>-pods.<namespace>.svc.cluster.local.`.
+pub fn pod_dns_name(pod: &str, cluster: &str, namespace: &str) -> String {
+    format!(
+        "{pod}.{}.{namespace}.svc.{CLUSTER_DOMAIN}",
+        pods_service(cluster)
+    )
+}
+
+/// A manual backup's Job: `<cluster>-backup-<suffix>`, `suffix` random (as PGO's `hippo-backup-x2bc`).
+pub fn manual_backup_job(cluster: &str, suffix: &str) -> String {
+    format!("{cluster}-backup-{suffix}")
 }
 
 /// A volume repository's claim: `<cluster>-<repo>`.
@@ -175,6 +209,13 @@ mod tests {
         assert_eq!(
             backup_cronjob("hippo", "repo1", "full"),
             "hippo-pgbackrest-repo1-full"
+        );
+        assert_eq!(repo_host_service_account("hippo"), "hippo-repohost");
+        assert_eq!(repo_host_pod("hippo"), "hippo-repo-host-0");
+        assert_eq!(manual_backup_job("hippo", "x2bc"), "hippo-backup-x2bc");
+        assert_eq!(
+            pod_dns_name(&repo_host_pod("hippo"), "hippo", "zoo"),
+            "hippo-repo-host-0.hippo-pods.zoo.svc.cluster.local."
         );
         let instance = instance("hippo", "instance1", "x2bc");
         assert_eq!(instance, "hippo-instance1-x2bc");
