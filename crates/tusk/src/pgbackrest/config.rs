@@ -6,8 +6,12 @@
 //!   repository at its mount), and every instance pod as a `pgN-host` reached over TLS.
 //! * `pgbackrest-server.conf`, for every pgBackRest TLS server: where it listens, its certificates, and the
 //!   one client it lets in.
-//! * `config-hash`, a SHA-256 of the three files, which pod templates carry as an annotation so that a
-//!   change of configuration rolls the pods that read it.
+//! * `config-hash`, a SHA-256 of the three files.
+//!
+//! Pod templates carry the hash of the files *they* read as an annotation, so that a change rolls only the
+//! pods it concerns: [`Files::instance_hash`] (instance and server files) for instance pods, which then do
+//! not roll when an instance is added or removed; [`Files::repo_hash`] (repository and server files) for the
+//! repository host and backup Jobs.
 //!
 //! `spec.backups.pgbackrest.global` is written into `[global]` of the instance and repository files after
 //! Tusk's own settings, so a user's value wins, as in PGO.
@@ -51,8 +55,13 @@ pub struct Files {
     pub repo: String,
     /// `pgbackrest-server.conf`.
     pub server: String,
-    /// The hex SHA-256 of the three files with their names.
+    /// The hex SHA-256 of the three files with their names: the ConfigMap's `config-hash`.
     pub hash: String,
+    /// The hash of what instance pods read: `pgbackrest_instance.conf` and `pgbackrest-server.conf`.
+    pub instance_hash: String,
+    /// The hash of what the repository host and backup Jobs read: `pgbackrest_repo.conf` and
+    /// `pgbackrest-server.conf`.
+    pub repo_hash: String,
 }
 
 /// Renders the configuration files of `cluster` whose instances are `instances` (StatefulSet names).
@@ -60,28 +69,37 @@ pub fn files(cluster: &PostgresCluster, instances: &[String]) -> Result<Files, C
     let instance = instance_file(cluster)?.render();
     let repo = repo_file(cluster, instances)?.render();
     let server = server_file(cluster)?.render();
-    let mut digest = Sha256::new();
-    for (name, content) in [
+    let hash = hash(&[
         (INSTANCE_FILE, &instance),
         (REPO_FILE, &repo),
         (SERVER_FILE, &server),
-    ] {
-        digest.update(name.as_bytes());
-        digest.update([0]);
-        digest.update(content.as_bytes());
-        digest.update([0]);
-    }
-    let hash = digest
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    ]);
+    let instance_hash = self::hash(&[(INSTANCE_FILE, &instance), (SERVER_FILE, &server)]);
+    let repo_hash = self::hash(&[(REPO_FILE, &repo), (SERVER_FILE, &server)]);
     Ok(Files {
         instance,
         repo,
         server,
         hash,
+        instance_hash,
+        repo_hash,
     })
+}
+
+/// The hex SHA-256 of files, each with its name.
+fn hash(files: &[(&str, &String)]) -> String {
+    let mut digest = Sha256::new();
+    for (name, content) in files {
+        digest.update(name.as_bytes());
+        digest.update([0]);
+        digest.update(content.as_bytes());
+        digest.update([0]);
+    }
+    digest
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// The ConfigMap `<c>-pgbackrest-config` holding `files`.
@@ -473,6 +491,20 @@ tls-server-port=8432
             "a global option changed"
         );
         assert_ne!(base, hash(&hippo_s3(), &instances()), "another repository");
+
+        let both = files(&hippo(), &instances()).expect("builds");
+        let one = files(&hippo(), &instances()[..1]).expect("builds");
+        assert_eq!(
+            both.instance_hash, one.instance_hash,
+            "instance pods do not roll when an instance goes"
+        );
+        assert_ne!(
+            both.repo_hash, one.repo_hash,
+            "backups must reach the new set"
+        );
+        let other = files(&retention, &instances()).expect("builds");
+        assert_ne!(both.instance_hash, other.instance_hash);
+        assert_ne!(both.repo_hash, other.repo_hash);
     }
 
     #[test]

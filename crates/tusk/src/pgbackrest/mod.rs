@@ -85,8 +85,12 @@ impl ConfigError {
 pub struct Backups {
     /// `<c>-pgbackrest-config`: the configuration files and their hash.
     pub config_map: ConfigMap,
-    /// The hash of the configuration (also the ConfigMap's `config-hash`), for pod-template annotations.
-    pub config_hash: String,
+    /// The hash of what instance pods read, for the `pgbackrest-hash` annotation of their template (the
+    /// repository host and the Jobs carry the hash of what they read).
+    pub instance_config_hash: String,
+    /// The hash of what the repository host and backup Jobs read; a manual backup Job
+    /// ([`manual::manual_backup_job`]) takes it.
+    pub repo_config_hash: String,
     /// One claim per `volume` repository.
     pub repo_volumes: Vec<PersistentVolumeClaim>,
     /// The repository host, when there is a `volume` repository.
@@ -107,8 +111,7 @@ pub fn backups(
 ) -> Result<Backups, ConfigError> {
     let files = config::files(cluster, instances)?;
     let config_map = config::config_map(cluster, &files);
-    let config_hash = files.hash.clone();
-    let repo_host = repo_host::statefulset(cluster, images, &config_hash)?;
+    let repo_host = repo_host::statefulset(cluster, images, &files.repo_hash)?;
     let service_account = repo_host
         .is_some()
         .then(|| repo_host::service_account(cluster));
@@ -117,8 +120,9 @@ pub fn backups(
         repo_volumes: volumes::claims(cluster, existing_volumes)?,
         repo_host,
         service_account,
-        cron_jobs: schedules::cron_jobs(cluster, images, &config_hash)?,
-        config_hash,
+        cron_jobs: schedules::cron_jobs(cluster, images, &files.repo_hash)?,
+        instance_config_hash: files.instance_hash,
+        repo_config_hash: files.repo_hash,
     })
 }
 
@@ -234,9 +238,10 @@ spec:
         assert!(built.service_account.is_some());
         assert_eq!(built.repo_volumes.len(), 1);
         assert_eq!(
-            built.config_map.data.as_ref().expect("data")[config::CONFIG_HASH_KEY],
-            built.config_hash
+            built.config_map.data.as_ref().expect("data")[config::CONFIG_HASH_KEY].len(),
+            64
         );
+        assert_eq!(built.instance_config_hash.len(), 64);
     }
 
     /// hippo with `spec.backups.pgbackrest.global[key] = value`, set after parsing: the parser rejects what
