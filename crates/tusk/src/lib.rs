@@ -7,6 +7,7 @@ pub mod instances;
 pub mod metadata;
 pub mod naming;
 pub mod patroni;
+pub mod pgbackrest;
 pub mod pki;
 pub mod pods;
 pub mod postgres;

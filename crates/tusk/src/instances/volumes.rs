@@ -69,8 +69,9 @@ fn claim(
     }
 }
 
-/// The spec of an existing claim with the wanted storage request, if that is larger.
-fn grown(
+/// The spec of an existing claim with the wanted storage request, if that is larger: the fields Kubernetes
+/// fixes once a claim is made are kept as they are. Repository volumes follow the same rule.
+pub fn grown(
     current: &PersistentVolumeClaimSpec,
     wanted: &PersistentVolumeClaimSpec,
 ) -> PersistentVolumeClaimSpec {

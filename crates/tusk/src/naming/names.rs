@@ -141,6 +141,25 @@ pub fn repo_host(cluster: &str) -> String {
     format!("{cluster}-repo-host")
 }
 
+/// The ServiceAccount of the repository host (no Role; its token is not mounted): `<cluster>-repohost`.
+pub fn repo_host_service_account(cluster: &str) -> String {
+    format!("{cluster}-repohost")
+}
+
+/// The fully qualified DNS name a pod of `cluster` has through the `<cluster>-pods` Service:
+/// `<pod>.<cluster>-pods.<namespace>.svc.cluster.local`: the first of the names its certificate carries,
+/// which pgBackRest compares literally (so without the final dot a resolver would accept).
+pub fn pod_dns_name(pod: &str, cluster: &str, namespace: &str) -> String {
+    let [fully_qualified, ..] =
+        dns_names(&pod_host(cluster, pod), namespace, DEFAULT_CLUSTER_DOMAIN);
+    fully_qualified
+}
+
+/// A manual backup's Job: `<cluster>-backup-<suffix>`, `suffix` random (as PGO's `hippo-backup-x2bc`).
+pub fn manual_backup_job(cluster: &str, suffix: &str) -> String {
+    format!("{cluster}-backup-{suffix}")
+}
+
 /// A volume repository's claim: `<cluster>-<repo>`.
 pub fn repo_volume(cluster: &str, repo: &str) -> String {
     format!("{cluster}-{repo}")
@@ -214,6 +233,13 @@ mod tests {
         assert_eq!(
             backup_cronjob("hippo", "repo1", "full"),
             "hippo-pgbackrest-repo1-full"
+        );
+        assert_eq!(repo_host_service_account("hippo"), "hippo-repohost");
+        assert_eq!(repo_host_pod("hippo"), "hippo-repo-host-0");
+        assert_eq!(manual_backup_job("hippo", "x2bc"), "hippo-backup-x2bc");
+        assert_eq!(
+            pod_dns_name(&repo_host_pod("hippo"), "hippo", "zoo"),
+            "hippo-repo-host-0.hippo-pods.zoo.svc.cluster.local"
         );
         let instance = instance("hippo", "instance1", "x2bc");
         assert_eq!(instance, "hippo-instance1-x2bc");
