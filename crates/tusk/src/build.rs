@@ -8,8 +8,9 @@
 use crate::images::Images;
 use crate::instances::plan::Plan;
 use crate::instances::{self, volumes};
-use crate::{patroni, pki, services, users};
+use crate::{patroni, pgbackrest, pki, services, users};
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
 };
@@ -60,6 +61,8 @@ pub struct Objects {
     pub disruption_budgets: Vec<PodDisruptionBudget>,
     /// The Secrets of the cluster's users.
     pub user_secrets: Vec<Secret>,
+    /// The scheduled backups.
+    pub cron_jobs: Vec<CronJob>,
     /// The namespace's root CA (shared by its clusters: no owner), and whether it was made by this build.
     pub root_ca: Option<(Secret, bool)>,
     /// The cluster's certificate Secrets: server, replication client, one per instance, pgBackRest.
@@ -74,6 +77,9 @@ pub enum BuildError {
     /// The certificates (the user's custom TLS Secrets, or making new ones).
     #[error(transparent)]
     Tls(#[from] pki::TlsError),
+    /// pgBackRest's configuration would hold a value that is unsafe in its files.
+    #[error(transparent)]
+    Backups(#[from] pgbackrest::ConfigError),
 }
 
 impl BuildError {
@@ -81,6 +87,7 @@ impl BuildError {
     pub fn reason(&self) -> &'static str {
         match self {
             BuildError::Tls(error) => error.reason(),
+            BuildError::Backups(_) => "InvalidBackupConfiguration",
         }
     }
 }
@@ -119,6 +126,7 @@ pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Result<Objects,
             offline: inputs.offline,
         },
     )?;
+    let backups = pgbackrest::backups(cluster, &instance_names, inputs.volumes, inputs.images)?;
     let mut objects = Objects {
         root_ca: Some((certificates.root, certificates.root_is_new)),
         certificates: certificates.secrets,
@@ -127,7 +135,13 @@ pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Result<Objects,
         roles: vec![patroni::rbac::role(cluster)],
         role_bindings: vec![patroni::rbac::role_binding(cluster)],
         services: services::instance_services(cluster),
-        config_maps: vec![patroni::config_maps::cluster_config_map(cluster)],
+        config_maps: vec![
+            patroni::config_maps::cluster_config_map(cluster),
+            backups.config_map,
+        ],
+        volumes: backups.repo_volumes,
+        statefulsets: backups.repo_host.into_iter().collect(),
+        cron_jobs: backups.cron_jobs,
         disruption_budgets: instances::disruption_budget::disruption_budgets(cluster),
         user_secrets: users::secrets(cluster, inputs.secrets),
         ..Objects::default()
@@ -154,8 +168,10 @@ pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Result<Objects,
                 set,
                 instance,
                 inputs.images,
+                &backups.instance_config_hash,
             ));
     }
+    objects.service_accounts.extend(backups.service_account);
     Ok(objects)
 }
 
@@ -170,6 +186,7 @@ impl Objects {
         out.extend(self.volumes.iter().map(to_json));
         out.extend(self.statefulsets.iter().map(to_json));
         out.extend(self.disruption_budgets.iter().map(to_json));
+        out.extend(self.cron_jobs.iter().map(to_json));
         out.extend(self.root_ca.iter().map(|(root, _)| to_json(root)));
         out.extend(self.certificates.iter().map(to_json));
         out.extend(self.user_secrets.iter().map(to_json));
@@ -209,9 +226,18 @@ mod tests {
             tusk_api::manifest::parse(include_str!("../../../examples/hippo/postgres.yaml"))
                 .expect("valid");
         let built = render(&cluster, &Images::default()).expect("hippo builds");
-        assert_eq!(built.statefulsets.len(), 1);
-        assert_eq!(built.volumes.len(), 1);
-        assert_eq!(built.config_maps.len(), 2);
+        assert_eq!(
+            built.statefulsets.len(),
+            2,
+            "the instance and the repository host"
+        );
+        assert_eq!(built.volumes.len(), 2, "pgdata and repo1");
+        assert_eq!(built.config_maps.len(), 3, "Patroni's two and pgBackRest's");
+        assert_eq!(
+            built.certificates.len(),
+            4,
+            "server, replication, instance, pgBackRest"
+        );
         for object in &built.to_json() {
             assert!(object["apiVersion"].is_string(), "{object}");
             assert!(object["kind"].is_string(), "{object}");

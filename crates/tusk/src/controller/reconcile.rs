@@ -203,6 +203,28 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         &objects.disruption_budgets,
     )
     .await?;
+    apply_all(&context.client, &objects.cron_jobs).await?;
+    prune(
+        &context.client,
+        &cluster,
+        &naming::labels::pgbackrest(&name),
+        &objects.cron_jobs,
+    )
+    .await?;
+    // The repository host goes when the last volume repository does; the repository volumes stay.
+    let repo_host: Vec<_> = objects
+        .statefulsets
+        .iter()
+        .filter(|statefulset| statefulset.name_any() == naming::names::repo_host(&name))
+        .cloned()
+        .collect();
+    prune(
+        &context.client,
+        &cluster,
+        &naming::labels::pgbackrest_dedicated(&name),
+        &repo_host,
+    )
+    .await?;
     retire(&context.client, &namespace, &plan).await?;
     events::instance_changes(context, &cluster, &observation.instances, &plan).await?;
 

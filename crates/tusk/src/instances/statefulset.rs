@@ -7,9 +7,9 @@
 use super::plan::Instance;
 use crate::images::Images;
 use crate::metadata::owned_by;
-use crate::naming::{labels, names};
+use crate::naming::{annotations, labels, names};
 use crate::patroni::config as patroni;
-use crate::{pods, postgres};
+use crate::{pgbackrest, pods, postgres};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
 use k8s_openapi::api::core::v1::{
     ConfigMapProjection, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
@@ -24,18 +24,24 @@ use tusk_api::instance::PostgresInstanceSetSpec;
 
 /// The name of the container that runs Patroni and PostgreSQL.
 pub const DATABASE_CONTAINER: &str = "database";
-/// Where pgBackRest's configuration is mounted.
-pub const PGBACKREST_CONFIG_MOUNT: &str = "/etc/pgbackrest/conf.d";
+/// The pod's data volume (mounted at `/pgdata`).
+pub const DATA_VOLUME: &str = "postgres-data";
+/// The pod's WAL volume (mounted at `/pgwal`), when its set has one.
+pub const WAL_VOLUME: &str = "postgres-wal";
+/// The pod's volume of PostgreSQL's socket (mounted at `/tmp/postgres`).
+pub const SOCKET_VOLUME: &str = "postgres-socket";
 /// The file mode of mounted certificates and keys: readable by the `postgres` group (volumes belong to it),
 /// as PostgreSQL requires of a key owned by root.
 const SECRET_FILE_MODE: i32 = 0o640;
 
-/// The StatefulSet of `instance`, a member of `set`.
+/// The StatefulSet of `instance`, a member of `set`. `pgbackrest_hash` is the hash of the instance's
+/// pgBackRest configuration: its pod template carries it, so a configuration change rolls the instance.
 pub fn statefulset(
     cluster: &PostgresCluster,
     set: &PostgresInstanceSetSpec,
     instance: &Instance,
     images: &Images,
+    pgbackrest_hash: &str,
 ) -> StatefulSet {
     let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
     let selector = labels::instance(cluster_name, &set.name, &instance.name);
@@ -47,6 +53,11 @@ pub fn statefulset(
     );
     let mut pod_labels = metadata.labels.clone().unwrap_or_default();
     pod_labels.insert(labels::DATA.into(), labels::DATA_POSTGRES.into());
+    let mut pod_annotations = metadata.annotations.clone().unwrap_or_default();
+    pod_annotations.insert(
+        annotations::PGBACKREST_CONFIG_HASH.into(),
+        pgbackrest_hash.into(),
+    );
     let shutdown = cluster.spec.shutdown.unwrap_or(false);
     StatefulSet {
         spec: Some(StatefulSetSpec {
@@ -65,7 +76,7 @@ pub fn statefulset(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(pod_labels),
-                    annotations: metadata.annotations.clone(),
+                    annotations: Some(pod_annotations),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(pod(cluster, set, instance, images)),
@@ -87,7 +98,10 @@ fn pod(
     let mut spread = set.topology_spread_constraints.clone().unwrap_or_default();
     spread.extend(pods::default_data_spread(cluster));
     PodSpec {
-        containers: vec![database(cluster, set, images)],
+        containers: vec![
+            database(cluster, set, images),
+            pgbackrest::sidecar::instance_sidecar(cluster, set, images),
+        ],
         volumes: Some(volumes(cluster, set, instance)),
         service_account_name: Some(names::instance_rbac(cluster_name)),
         enable_service_links: Some(false),
@@ -129,15 +143,15 @@ fn database(
         ..EnvVar::default()
     };
     let mut mounts = vec![
-        mount("postgres-data", postgres::DATA_MOUNT),
+        mount(DATA_VOLUME, postgres::DATA_MOUNT),
         mount("cert-volume", postgres::TLS_MOUNT),
         mount("patroni-config", patroni::CONFIG_DIRECTORY),
-        mount("pgbackrest-config", PGBACKREST_CONFIG_MOUNT),
+        pgbackrest::projections::config_mount(),
         pods::tmp_mount(),
-        mount("postgres-socket", postgres::SOCKET_DIRECTORY),
+        mount(SOCKET_VOLUME, postgres::SOCKET_DIRECTORY),
     ];
     if set.wal_volume_claim_spec.is_some() {
-        mounts.push(mount("postgres-wal", postgres::WAL_MOUNT));
+        mounts.push(mount(WAL_VOLUME, postgres::WAL_MOUNT));
     }
     Container {
         command: Some(vec!["patroni".into(), patroni::CONFIG_DIRECTORY.into()]),
@@ -185,7 +199,7 @@ fn volumes(
 ) -> Vec<Volume> {
     let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
     let mut volumes = vec![
-        claim_volume("postgres-data", names::instance_data_volume(&instance.name)),
+        claim_volume(DATA_VOLUME, names::instance_data_volume(&instance.name)),
         projected("cert-volume", certificates(cluster)),
         projected(
             "patroni-config",
@@ -212,17 +226,17 @@ fn volumes(
                 ),
             ],
         ),
-        projected("pgbackrest-config", pgbackrest_configuration(cluster)),
+        pgbackrest::sidecar::instance_config_volume(cluster, &instance.name),
         pods::tmp_volume(),
         Volume {
-            name: "postgres-socket".into(),
+            name: SOCKET_VOLUME.into(),
             empty_dir: Some(EmptyDirVolumeSource::default()),
             ..Volume::default()
         },
     ];
     if set.wal_volume_claim_spec.is_some() {
         volumes.push(claim_volume(
-            "postgres-wal",
+            WAL_VOLUME,
             names::instance_wal_volume(&instance.name),
         ));
     }
@@ -274,30 +288,6 @@ fn certificates(cluster: &PostgresCluster) -> Vec<VolumeProjection> {
             "replication/",
         ),
     ]
-}
-
-/// pgBackRest's instance configuration, then the user's `spec.backups.pgbackrest.configuration` projections
-/// (credentials files such as `s3.conf`).
-fn pgbackrest_configuration(cluster: &PostgresCluster) -> Vec<VolumeProjection> {
-    let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
-    let mut sources = vec![VolumeProjection {
-        config_map: Some(ConfigMapProjection {
-            name: names::pgbackrest_config_map(cluster_name),
-            optional: Some(false),
-            ..ConfigMapProjection::default()
-        }),
-        ..VolumeProjection::default()
-    }];
-    sources.extend(
-        cluster
-            .spec
-            .backups
-            .pgbackrest
-            .configuration
-            .clone()
-            .unwrap_or_default(),
-    );
-    sources
 }
 
 fn key_to_paths(pairs: &[(&str, &str)]) -> Vec<KeyToPath> {

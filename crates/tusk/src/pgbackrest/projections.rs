@@ -13,8 +13,8 @@
 //! names them all.
 
 use super::config::{INSTANCE_FILE, REPO_FILE, SERVER_FILE};
-use crate::instances::statefulset::PGBACKREST_CONFIG_MOUNT;
 use crate::naming::names;
+use crate::pki::secrets;
 use k8s_openapi::api::core::v1::{
     ConfigMapProjection, KeyToPath, ProjectedVolumeSource, SecretProjection, Volume, VolumeMount,
     VolumeProjection,
@@ -24,7 +24,7 @@ use tusk_api::PostgresCluster;
 /// The name of the projected volume of pgBackRest's configuration, in every pod that has one.
 pub const CONFIG_VOLUME: &str = "pgbackrest-config";
 /// Where the configuration is mounted: pgBackRest's default `config-include-path`.
-pub const CONFIG_DIRECTORY: &str = PGBACKREST_CONFIG_MOUNT;
+pub const CONFIG_DIRECTORY: &str = "/etc/pgbackrest/conf.d";
 
 /// The TLS server's certificate (an instance's or the repository host's), relative to the directory.
 pub const SERVER_CERT_PATH: &str = "~pgbackrest-server/server.crt";
@@ -49,21 +49,21 @@ pub const CLIENT_KEY_FILE: &str = "/etc/pgbackrest/conf.d/~pgbackrest-client/cli
 pub const CA_FILE: &str = "/etc/pgbackrest/conf.d/~pgbackrest-ca/ca-roots.crt";
 
 /// In `<instance>-certs`: the instance's pgBackRest server certificate.
-pub const INSTANCE_SERVER_CERT_KEY: &str = "pgbackrest-server.crt";
+pub const INSTANCE_SERVER_CERT_KEY: &str = secrets::PGBACKREST_SERVER_CERTIFICATE;
 /// In `<instance>-certs`: its private key.
-pub const INSTANCE_SERVER_KEY_KEY: &str = "pgbackrest-server.key";
+pub const INSTANCE_SERVER_KEY_KEY: &str = secrets::PGBACKREST_SERVER_PRIVATE_KEY;
 /// In `<instance>-certs`: the CA.
-pub const INSTANCE_CA_KEY: &str = "patroni.ca-roots";
+pub const INSTANCE_CA_KEY: &str = secrets::PATRONI_CA;
 /// In `<c>-pgbackrest`: the CA.
-pub const CLUSTER_CA_KEY: &str = "pgbackrest.ca-roots";
+pub const CLUSTER_CA_KEY: &str = secrets::PGBACKREST_CA;
 /// In `<c>-pgbackrest`: the client certificate.
-pub const CLIENT_CERT_KEY: &str = "pgbackrest-client.crt";
+pub const CLIENT_CERT_KEY: &str = secrets::PGBACKREST_CLIENT_CERTIFICATE;
 /// In `<c>-pgbackrest`: the client certificate's key.
-pub const CLIENT_KEY_KEY: &str = "pgbackrest-client.key";
+pub const CLIENT_KEY_KEY: &str = secrets::PGBACKREST_CLIENT_PRIVATE_KEY;
 /// In `<c>-pgbackrest`: the repository host's server certificate.
-pub const REPO_HOST_CERT_KEY: &str = "pgbackrest-repo-host.crt";
+pub const REPO_HOST_CERT_KEY: &str = secrets::PGBACKREST_REPO_HOST_CERTIFICATE;
 /// In `<c>-pgbackrest`: its key.
-pub const REPO_HOST_KEY_KEY: &str = "pgbackrest-repo-host.key";
+pub const REPO_HOST_KEY_KEY: &str = secrets::PGBACKREST_REPO_HOST_PRIVATE_KEY;
 
 /// The mode of projected files: readable by the `postgres` group the volume belongs to, which pgBackRest
 /// accepts of a key owned by root.

@@ -11,17 +11,11 @@ use super::SERVER_PORT;
 use super::projections::{config_mount, config_volume, instance_projections};
 use super::repo_host::{CONTAINER, PORT_NAME};
 use crate::images::Images;
+use crate::instances::statefulset::{DATA_VOLUME, SOCKET_VOLUME, WAL_VOLUME};
 use crate::{pods, postgres};
 use k8s_openapi::api::core::v1::{Container, ContainerPort, Volume, VolumeMount};
 use tusk_api::PostgresCluster;
 use tusk_api::instance::PostgresInstanceSetSpec;
-
-/// The instance pod's data volume (mounted at `/pgdata`).
-pub const DATA_VOLUME: &str = "postgres-data";
-/// The instance pod's WAL volume (mounted at `/pgwal`), when its set has one.
-pub const WAL_VOLUME: &str = "postgres-wal";
-/// The instance pod's volume of PostgreSQL's socket (mounted at `/tmp/postgres`).
-pub const SOCKET_VOLUME: &str = "postgres-socket";
 
 /// The pgBackRest TLS server container of an instance of `set`.
 pub fn instance_sidecar(
