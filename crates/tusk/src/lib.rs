@@ -10,6 +10,7 @@ pub mod patroni;
 pub mod pods;
 pub mod postgres;
 pub mod quantity;
+pub mod runtime;
 pub mod services;
 pub mod users;
 pub mod validate;
