@@ -29,7 +29,7 @@ use kube::runtime::watcher;
 use kube::{Api, Client};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tusk_api::PostgresCluster;
 
 pub use reconcile::Error;
@@ -118,12 +118,19 @@ async fn drive(
 ) {
     let store = controller.store();
     let synced = telemetry.clone();
-    // Ends with an error (ignored) if the controller stops before the first list.
+    // The store wakes only the last of several concurrent waiters (kube-runtime 5's `DelayedInit` keeps one
+    // waker, and the controller waits too), so look again every half second rather than wait once.
     let readiness = tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            tracing::info!("watching PostgresClusters: the first list is in");
-            synced.set_synced(true);
+        loop {
+            match tokio::time::timeout(Duration::from_millis(500), store.wait_until_ready()).await {
+                Ok(Ok(())) => break,
+                // The controller stopped before the first list.
+                Ok(Err(_)) => return,
+                Err(_) => continue,
+            }
         }
+        tracing::info!("watching PostgresClusters: the first list is in");
+        synced.set_synced(true);
     });
     controller
         .run(
