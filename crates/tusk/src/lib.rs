@@ -12,6 +12,7 @@ pub mod pki;
 pub mod pods;
 pub mod postgres;
 pub mod quantity;
+pub mod runtime;
 pub mod services;
 pub mod users;
 pub mod validate;

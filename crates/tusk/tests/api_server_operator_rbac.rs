@@ -1,9 +1,11 @@
-//! The operator's ClusterRole in `deploy/rbac/` is enough: running as its service account (impersonated), the
-//! controller builds a cluster's objects, reports status and records events. And it is little: no `pods/exec`,
-//! no wildcards, and deletes only of the kinds a smaller spec removes.
+//! The operator's RBAC in `deploy/rbac/` is enough: running as its service account (impersonated), the
+//! controller builds a cluster's objects, reports status and records events, and the leader election holds its
+//! Lease. And it is little: no `pods/exec`, no wildcards, deletes only of the kinds a smaller spec removes, and
+//! Leases only in the operator's namespace. `deploy/install` (namespace, CRD, RBAC, Deployment) applies as is.
 
 mod common;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -11,26 +13,26 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, PostParams};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use tusk::runtime::leader;
 use tusk_api::PostgresCluster;
 
-const OPERATOR: &str = "system:serviceaccount:tusk-system:tusk-operator";
+const OPERATOR: &str = "system:serviceaccount:postgres-operator:tusk-operator";
 const OPERATOR_GROUPS: [&str; 3] = [
     "system:serviceaccounts",
-    "system:serviceaccounts:tusk-system",
+    "system:serviceaccounts:postgres-operator",
     "system:authenticated",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_needs_no_more_than_its_cluster_role() {
     let plane = common::api_server::control_plane_with_crd().await;
-    common::api_server::postgresclusters(&plane, "tusk-system").await;
     let clusters: Api<PostgresCluster> =
         common::api_server::typed_postgresclusters(&plane, "zoo").await;
-    let rbac = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/rbac");
+    let install = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/install");
     let applied = plane
         .kubectl()
-        .args(["apply", "-f"])
-        .arg(&rbac)
+        .args(["apply", "--server-side", "--force-conflicts", "-k"])
+        .arg(&install)
         .output()
         .expect("kubectl runs");
     assert!(
@@ -38,12 +40,52 @@ async fn the_operator_needs_no_more_than_its_cluster_role() {
         "{}",
         String::from_utf8_lossy(&applied.stderr)
     );
+    let deployments: Api<Deployment> =
+        Api::namespaced(plane.client().await.unwrap(), "postgres-operator");
+    assert!(
+        deployments
+            .get_opt("tusk-operator")
+            .await
+            .unwrap()
+            .is_some(),
+        "deploy/install makes the operator's Deployment"
+    );
 
     let operator = plane
         .client_as(OPERATOR, &OPERATOR_GROUPS)
         .await
         .expect("an impersonating client");
-    let controller = tokio::spawn(tusk::controller::run(operator, None));
+    let controller = tokio::spawn(tusk::controller::run(operator.clone(), None));
+
+    // The leader election works as the service account in its namespace, and nowhere else.
+    let config = leader::Config::new("postgres-operator", "tusk-operator-0");
+    let elector = leader::Elector::new(operator.clone(), config.clone());
+    assert_eq!(
+        elector
+            .try_acquire_or_renew()
+            .await
+            .expect("may create the Lease"),
+        leader::Attempt::Leading
+    );
+    assert_eq!(
+        elector
+            .try_acquire_or_renew()
+            .await
+            .expect("may renew the Lease"),
+        leader::Attempt::Leading
+    );
+    elector.release().await.expect("may release the Lease");
+    let elsewhere = leader::Elector::new(
+        operator.clone(),
+        leader::Config {
+            namespace: "zoo".into(),
+            ..config
+        },
+    );
+    assert!(
+        matches!(elsewhere.try_acquire_or_renew().await, Err(kube::Error::Api(status)) if status.code == 403),
+        "no Lease outside the operator's namespace"
+    );
 
     let hippo = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hippo/postgres.yaml"),
@@ -162,4 +204,85 @@ async fn missing(client: &kube::Client) -> Vec<&'static str> {
         missing.push("InvalidSpec event of broken");
     }
     missing
+}
+
+#[test]
+fn the_deployment_runs_as_the_service_account_non_root_with_probes_and_its_identity() {
+    let read = |file: &str| {
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../deploy")
+                .join(file),
+        )
+        .unwrap()
+    };
+    let deployment: Deployment = serde_saphyr::from_str(&read("manager/deployment.yaml")).unwrap();
+    assert_eq!(
+        deployment.metadata.namespace.as_deref(),
+        Some("postgres-operator")
+    );
+    let spec = deployment.spec.unwrap();
+    assert_eq!(spec.replicas, Some(1));
+    let pod = spec.template.spec.unwrap();
+    assert_eq!(pod.service_account_name.as_deref(), Some("tusk-operator"));
+    assert_eq!(pod.security_context.unwrap().run_as_non_root, Some(true));
+    let container = &pod.containers[0];
+    assert_eq!(
+        container.image.as_deref(),
+        Some("localhost/tusk-operator:dev")
+    );
+    assert_eq!(container.image_pull_policy.as_deref(), Some("IfNotPresent"));
+    assert_eq!(container.args.as_ref().unwrap()[0], "operator");
+    let security = container.security_context.as_ref().unwrap();
+    assert_eq!(security.read_only_root_filesystem, Some(true));
+    assert_eq!(security.allow_privilege_escalation, Some(false));
+    let probe_path = |probe: &Option<k8s_openapi::api::core::v1::Probe>| {
+        probe
+            .as_ref()
+            .unwrap()
+            .http_get
+            .as_ref()
+            .unwrap()
+            .path
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(probe_path(&container.liveness_probe), "/healthz");
+    assert_eq!(probe_path(&container.readiness_probe), "/readyz");
+    let env = container.env.as_ref().unwrap();
+    for (name, field) in [
+        ("PGO_NAMESPACE", "metadata.namespace"),
+        ("POD_NAME", "metadata.name"),
+    ] {
+        let var = env
+            .iter()
+            .find(|var| var.name == name)
+            .unwrap_or_else(|| panic!("{name} is set"));
+        let from = var.value_from.as_ref().unwrap().field_ref.as_ref().unwrap();
+        assert_eq!(from.field_path, field, "{name}");
+    }
+
+    // The service account is the one the bindings name, in the same namespace.
+    let account = read("rbac/service-account.yaml");
+    assert!(
+        account.contains("name: tusk-operator\n  namespace: postgres-operator\n"),
+        "{account}"
+    );
+    // Leases: only in the operator's namespace, and only create, get and update.
+    let documents = read("rbac/leader-election.yaml");
+    let role: k8s_openapi::api::rbac::v1::Role =
+        serde_saphyr::from_str(documents.split("\n---\n").next().unwrap()).unwrap();
+    assert_eq!(
+        role.metadata.namespace.as_deref(),
+        Some("postgres-operator")
+    );
+    for rule in role.rules.unwrap() {
+        assert_eq!(rule.resources.unwrap(), ["leases"]);
+        assert_eq!(rule.api_groups.unwrap(), ["coordination.k8s.io"]);
+        assert!(
+            rule.verbs
+                .iter()
+                .all(|verb| ["create", "get", "update"].contains(&verb.as_str()))
+        );
+    }
 }

@@ -19,8 +19,9 @@ pub struct Cli {
 enum Command {
     /// Print the PostgresCluster CustomResourceDefinition as YAML.
     Crd,
-    /// Run the operator: reconcile PostgresClusters in every namespace, or in `$PGO_TARGET_NAMESPACE`.
-    Operator,
+    /// Run the operator: reconcile PostgresClusters in every namespace, or in `$PGO_TARGET_NAMESPACE`, while
+    /// this replica holds the leader Lease.
+    Operator(operator::OperatorArgs),
     /// Read a PostgresCluster manifest offline, check it, and print it with every default filled in.
     Render(render::RenderArgs),
 }
@@ -30,7 +31,7 @@ impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
             Command::Crd => crd::run(),
-            Command::Operator => operator::run(),
+            Command::Operator(args) => operator::run(&args),
             Command::Render(args) => render::run(&args),
         }
     }

@@ -12,6 +12,7 @@ mod retire;
 pub mod status;
 
 use crate::images::Images;
+use crate::runtime::Telemetry;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{
@@ -22,11 +23,14 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::ResourceExt;
 use kube::core::DeserializeGuard;
 use kube::runtime::Controller;
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client};
+use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tusk_api::PostgresCluster;
 
 pub use reconcile::Error;
@@ -42,20 +46,44 @@ pub struct Context {
     pub recorder: Recorder,
     /// The images the operator was deployed with (`RELATED_IMAGE_*`).
     pub images: Images,
+    /// Metrics and readiness of the operator process (`/metrics`, `/readyz`).
+    pub telemetry: Arc<Telemetry>,
 }
 
 /// Runs the controller until the process is asked to stop (SIGINT or SIGTERM): over every namespace, or over
 /// `namespace` alone.
 pub async fn run(client: Client, namespace: Option<&str>) {
+    let telemetry = Telemetry::new();
+    let controller = controller(&client, namespace).shutdown_on_signal();
+    drive(controller, client, telemetry).await;
+}
+
+/// Runs the controller until `shutdown` resolves, then lets running reconciles finish. `telemetry` counts the
+/// reconciles and learns when the watch of PostgresClusters has synced.
+pub async fn run_with(
+    client: Client,
+    namespace: Option<&str>,
+    telemetry: Arc<Telemetry>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let controller = controller(&client, namespace).graceful_shutdown_on(shutdown);
+    drive(controller, client, telemetry).await;
+}
+
+/// The controller with every watch, not yet running.
+fn controller(
+    client: &Client,
+    namespace: Option<&str>,
+) -> Controller<DeserializeGuard<PostgresCluster>> {
     // A cluster that does not deserialize (say, written under a newer CRD) reaches the reconciler as an error
     // to report, instead of stalling the watch.
-    let clusters: Api<DeserializeGuard<PostgresCluster>> = scoped(&client, namespace);
+    let clusters: Api<DeserializeGuard<PostgresCluster>> = scoped(client, namespace);
     // Only objects that carry the cluster label are watched: Tusk labels all it creates.
     let owned = watcher::Config::default().labels(crate::naming::labels::CLUSTER);
     let pod_changes = pod_changes::PodChanges::default();
     Controller::new(clusters, watcher::Config::default())
         .watches(
-            scoped::<Pod>(&client, namespace),
+            scoped::<Pod>(client, namespace),
             owned.clone(),
             move |pod| {
                 let cluster = pod.labels().get(crate::naming::labels::CLUSTER)?.clone();
@@ -65,30 +93,55 @@ pub async fn run(client: Client, namespace: Option<&str>) {
                     .then(|| ObjectRef::new(&cluster).within(&namespace))
             },
         )
-        .owns(scoped::<Service>(&client, namespace), owned.clone())
-        .owns(scoped::<Endpoints>(&client, namespace), owned.clone())
-        .owns(scoped::<ServiceAccount>(&client, namespace), owned.clone())
-        .owns(scoped::<Role>(&client, namespace), owned.clone())
-        .owns(scoped::<RoleBinding>(&client, namespace), owned.clone())
+        .owns(scoped::<Service>(client, namespace), owned.clone())
+        .owns(scoped::<Endpoints>(client, namespace), owned.clone())
+        .owns(scoped::<ServiceAccount>(client, namespace), owned.clone())
+        .owns(scoped::<Role>(client, namespace), owned.clone())
+        .owns(scoped::<RoleBinding>(client, namespace), owned.clone())
         .owns(
-            scoped::<PodDisruptionBudget>(&client, namespace),
+            scoped::<PodDisruptionBudget>(client, namespace),
             owned.clone(),
         )
-        .owns(scoped::<ConfigMap>(&client, namespace), owned.clone())
+        .owns(scoped::<ConfigMap>(client, namespace), owned.clone())
         .owns(
-            scoped::<PersistentVolumeClaim>(&client, namespace),
+            scoped::<PersistentVolumeClaim>(client, namespace),
             owned.clone(),
         )
-        .owns(scoped::<StatefulSet>(&client, namespace), owned.clone())
-        .owns(scoped::<Secret>(&client, namespace), owned)
-        .shutdown_on_signal()
+        .owns(scoped::<StatefulSet>(client, namespace), owned.clone())
+        .owns(scoped::<Secret>(client, namespace), owned)
+}
+
+/// Runs `controller` to its end, marking `telemetry` synced once the PostgresClusters have been listed.
+async fn drive(
+    controller: Controller<DeserializeGuard<PostgresCluster>>,
+    client: Client,
+    telemetry: Arc<Telemetry>,
+) {
+    let store = controller.store();
+    let synced = telemetry.clone();
+    // The store wakes only the last of several concurrent waiters (kube-runtime 5's `DelayedInit` keeps one
+    // waker, and the controller waits too), so look again every half second rather than wait once.
+    let readiness = tokio::spawn(async move {
+        loop {
+            match tokio::time::timeout(Duration::from_millis(500), store.wait_until_ready()).await {
+                Ok(Ok(())) => break,
+                // The controller stopped before the first list.
+                Ok(Err(_)) => return,
+                Err(_) => continue,
+            }
+        }
+        tracing::info!("watching PostgresClusters: the first list is in");
+        synced.set_synced(true);
+    });
+    controller
         .run(
-            reconcile::reconcile,
+            measured,
             reconcile::error_policy,
             Arc::new(Context {
                 recorder: recorder(&client),
                 images: Images::from_environment(std::env::vars()),
                 client,
+                telemetry: telemetry.clone(),
             }),
         )
         .for_each(|result| async move {
@@ -98,6 +151,22 @@ pub async fn run(client: Client, namespace: Option<&str>) {
             }
         })
         .await;
+    readiness.abort();
+    telemetry.set_synced(false);
+}
+
+/// [`reconcile::reconcile`], counted and timed in the metrics.
+async fn measured(
+    cluster: Arc<DeserializeGuard<PostgresCluster>>,
+    context: Arc<Context>,
+) -> Result<Action, Error> {
+    let started = Instant::now();
+    let result = reconcile::reconcile(cluster, context.clone()).await;
+    context
+        .telemetry
+        .metrics
+        .reconciled(started.elapsed(), result.is_ok());
+    result
 }
 
 fn recorder(client: &Client) -> Recorder {
