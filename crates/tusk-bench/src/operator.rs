@@ -11,7 +11,12 @@ impl Operator {
     /// Starts `tusk operator` from `binary` against the API server of `kubeconfig`, logging warnings only.
     pub fn start(binary: &Path, kubeconfig: &Path) -> Result<Operator> {
         let child = Command::new(binary)
-            .arg("operator")
+            .args([
+                "operator",
+                "--no-leader-election",
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

@@ -144,7 +144,6 @@ pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Result<Objects,
         cron_jobs: backups.cron_jobs,
         disruption_budgets: instances::disruption_budget::disruption_budgets(cluster),
         user_secrets: users::secrets(cluster, inputs.secrets),
-        ..Objects::default()
     };
     for instance in &inputs.plan.instances {
         let Some(set) = cluster

@@ -152,7 +152,8 @@ fn the_cluster_role_grants_no_exec_no_wildcard_and_deletes_only_what_a_smaller_s
                         "statefulsets",
                         "configmaps",
                         "secrets",
-                        "persistentvolumeclaims"
+                        "persistentvolumeclaims",
+                        "cronjobs"
                     ]
                     .contains(&resource.as_str()),
                     "{resource} is never deleted by Tusk"

@@ -15,6 +15,7 @@ use crate::images::Images;
 use crate::runtime::Telemetry;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Endpoints, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
 };
@@ -108,6 +109,7 @@ fn controller(
             owned.clone(),
         )
         .owns(scoped::<StatefulSet>(client, namespace), owned.clone())
+        .owns(scoped::<CronJob>(client, namespace), owned.clone())
         .owns(scoped::<Secret>(client, namespace), owned)
 }
 
