@@ -2,11 +2,17 @@
 //! constraints, and the scratch volume a read-only root filesystem needs.
 
 use crate::naming::labels::{self, Labels};
+use crate::naming::names;
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EmptyDirVolumeSource, LocalObjectReference, PodSecurityContext,
-    SeccompProfile, SecurityContext, TopologySpreadConstraint, Volume, VolumeMount,
+    PodSpec, PodTemplateSpec, SeccompProfile, SecurityContext, TopologySpreadConstraint, Volume,
+    VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, LabelSelectorRequirement, ObjectMeta,
+};
+use std::collections::BTreeMap;
 use tusk_api::PostgresCluster;
 
 /// The group of the `postgres` user in Tusk's and Crunchy's images; volumes are made writable for it.
@@ -148,6 +154,56 @@ fn default_spread(
             ..TopologySpreadConstraint::default()
         })
         .collect()
+}
+
+/// What a StatefulSet of exactly one pod, `<name>-0`, is made of: the instances' and the repository host's.
+pub struct OnePod {
+    /// The StatefulSet's metadata.
+    pub metadata: ObjectMeta,
+    /// The labels that select its pod.
+    pub selector: Labels,
+    /// The pod's labels (the selector's and more).
+    pub labels: Labels,
+    /// The pod's annotations (configuration hashes that roll it).
+    pub annotations: BTreeMap<String, String>,
+    /// The pod.
+    pub spec: PodSpec,
+    /// `OnDelete` (Tusk replaces the pod itself) or `RollingUpdate`.
+    pub update_strategy: &'static str,
+}
+
+/// The StatefulSet of one pod, addressable through `<c>-pods` as `<name>-0.<c>-pods`, scaled to zero while the
+/// cluster is shut down, keeping no old revisions.
+pub fn one_pod_statefulset(cluster: &PostgresCluster, one: OnePod) -> StatefulSet {
+    let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
+    let shutdown = cluster.spec.shutdown.unwrap_or(false);
+    StatefulSet {
+        spec: Some(StatefulSetSpec {
+            replicas: Some(if shutdown { 0 } else { 1 }),
+            selector: LabelSelector {
+                match_labels: Some(one.selector),
+                ..LabelSelector::default()
+            },
+            service_name: Some(names::pods_service(cluster_name)),
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some(one.update_strategy.into()),
+                ..StatefulSetUpdateStrategy::default()
+            }),
+            pod_management_policy: Some("Parallel".into()),
+            revision_history_limit: Some(0),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(one.labels),
+                    annotations: Some(one.annotations),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(one.spec),
+            },
+            ..StatefulSetSpec::default()
+        }),
+        metadata: one.metadata,
+        ..StatefulSet::default()
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use kube::{Api, Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tusk_api::PostgresCluster;
+use tusk_api::status::Condition;
 
 /// How often a cluster is reconciled when nothing changes, to catch missed events.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -113,24 +114,8 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         .ok_or_else(|| Error::NoNamespace(name.clone()))?;
     let violations = crate::validate::validate(&cluster);
     let valid = status::spec_valid(&cluster, &violations, Time(Timestamp::now()));
-    if status::is_news(&cluster, &valid) && !violations.is_empty() {
-        let note = valid.message.clone();
-        events::publish(context, &cluster, EventType::Warning, "InvalidSpec", note).await?;
-    }
-    let clusters: Api<PostgresCluster> = Api::namespaced(context.client.clone(), &namespace);
-    let params = PatchParams::apply(FIELD_MANAGER).force();
     if !violations.is_empty() {
-        clusters
-            .patch_status(
-                &name,
-                &params,
-                &Patch::Apply(status::patch(
-                    &cluster,
-                    &[valid],
-                    status::Observed::default(),
-                )),
-            )
-            .await?;
+        refuse(context, &cluster, valid, "InvalidSpec").await?;
         tracing::warn!(cluster = %name, namespace = %namespace, "invalid spec; nothing applied");
         return Ok(Action::await_change());
     }
@@ -151,34 +136,13 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     let objects = match built {
         Ok(objects) => objects,
         Err(error) => {
-            let message = error.to_string();
             let invalid = status::references_invalid(
                 &cluster,
                 error.reason(),
-                &message,
+                &error.to_string(),
                 Time(Timestamp::now()),
             );
-            if status::is_news(&cluster, &invalid) {
-                events::publish(
-                    context,
-                    &cluster,
-                    EventType::Warning,
-                    error.reason(),
-                    message,
-                )
-                .await?;
-            }
-            clusters
-                .patch_status(
-                    &name,
-                    &params,
-                    &Patch::Apply(status::patch(
-                        &cluster,
-                        &[invalid],
-                        status::Observed::default(),
-                    )),
-                )
-                .await?;
+            refuse(context, &cluster, invalid, error.reason()).await?;
             tracing::warn!(cluster = %name, %namespace, %error, "cannot build the cluster; nothing applied");
             // What is wrong is outside the spec (a Secret the operator does not watch): look again soon.
             return Ok(Action::requeue(RECHECK));
@@ -273,10 +237,11 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         )
         .await?;
     }
+    let clusters: Api<PostgresCluster> = Api::namespaced(context.client.clone(), &namespace);
     clusters
         .patch_status(
             &name,
-            &params,
+            &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(status::patch(
                 &cluster,
                 &[valid, ready],
@@ -292,6 +257,37 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         .and_then(|at| at.duration_since(SystemTime::now()).ok())
         .unwrap_or(RESYNC);
     Ok(Action::requeue(RESYNC.min(until_renewal).max(RETRY)))
+}
+
+/// Writes `condition` (why nothing is applied) to the cluster's status, with a Warning Event of `reason` when
+/// the condition is news.
+async fn refuse(
+    context: &Context,
+    cluster: &PostgresCluster,
+    condition: Condition,
+    reason: &str,
+) -> Result<(), Error> {
+    if status::is_news(cluster, &condition) {
+        let note = condition.message.clone();
+        events::publish(context, cluster, EventType::Warning, reason, note).await?;
+    }
+    let name = cluster.name_any();
+    let clusters: Api<PostgresCluster> = Api::namespaced(
+        context.client.clone(),
+        &cluster.namespace().unwrap_or_default(),
+    );
+    clusters
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(status::patch(
+                cluster,
+                &[condition],
+                status::Observed::default(),
+            )),
+        )
+        .await?;
+    Ok(())
 }
 
 /// Retries a failed reconcile after a pause; other clusters carry on meanwhile.

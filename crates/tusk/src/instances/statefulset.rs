@@ -10,14 +10,12 @@ use crate::metadata::owned_by;
 use crate::naming::{annotations, labels, names};
 use crate::patroni::config as patroni;
 use crate::{pgbackrest, pods, postgres};
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{
     ConfigMapProjection, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
     HTTPGetAction, KeyToPath, ObjectFieldSelector, PersistentVolumeClaimVolumeSource, PodSpec,
-    PodTemplateSpec, Probe, ProjectedVolumeSource, SecretProjection, Volume, VolumeMount,
-    VolumeProjection,
+    Probe, ProjectedVolumeSource, SecretProjection, Volume, VolumeMount, VolumeProjection,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tusk_api::PostgresCluster;
 use tusk_api::instance::PostgresInstanceSetSpec;
@@ -58,34 +56,17 @@ pub fn statefulset(
         annotations::PGBACKREST_CONFIG_HASH.into(),
         pgbackrest_hash.into(),
     );
-    let shutdown = cluster.spec.shutdown.unwrap_or(false);
-    StatefulSet {
-        spec: Some(StatefulSetSpec {
-            replicas: Some(if shutdown { 0 } else { 1 }),
-            selector: LabelSelector {
-                match_labels: Some(selector),
-                ..LabelSelector::default()
-            },
-            service_name: Some(names::pods_service(cluster_name)),
-            update_strategy: Some(StatefulSetUpdateStrategy {
-                type_: Some("OnDelete".into()),
-                ..StatefulSetUpdateStrategy::default()
-            }),
-            pod_management_policy: Some("Parallel".into()),
-            revision_history_limit: Some(0),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(pod_labels),
-                    annotations: Some(pod_annotations),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(pod(cluster, set, instance, images)),
-            },
-            ..StatefulSetSpec::default()
-        }),
-        metadata,
-        ..StatefulSet::default()
-    }
+    pods::one_pod_statefulset(
+        cluster,
+        pods::OnePod {
+            metadata,
+            selector,
+            labels: pod_labels,
+            annotations: pod_annotations,
+            spec: pod(cluster, set, instance, images),
+            update_strategy: "OnDelete",
+        },
+    )
 }
 
 fn pod(

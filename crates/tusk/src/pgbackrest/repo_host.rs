@@ -12,12 +12,11 @@ use crate::images::Images;
 use crate::metadata::owned_by;
 use crate::naming::{annotations, labels, names};
 use crate::pods;
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{
-    ContainerPort, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe,
-    ServiceAccount, TCPSocketAction, Volume, VolumeMount,
+    ContainerPort, PersistentVolumeClaimVolumeSource, PodSpec, Probe, ServiceAccount,
+    TCPSocketAction, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tusk_api::PostgresCluster;
 
@@ -130,34 +129,17 @@ pub fn statefulset(
         priority_class_name: host.priority_class_name.clone(),
         ..PodSpec::default()
     };
-    let shutdown = cluster.spec.shutdown.unwrap_or(false);
-    Ok(Some(StatefulSet {
-        spec: Some(StatefulSetSpec {
-            replicas: Some(if shutdown { 0 } else { 1 }),
-            selector: LabelSelector {
-                match_labels: Some(selector),
-                ..LabelSelector::default()
-            },
-            service_name: Some(names::pods_service(name)),
-            update_strategy: Some(StatefulSetUpdateStrategy {
-                type_: Some("RollingUpdate".into()),
-                ..StatefulSetUpdateStrategy::default()
-            }),
-            pod_management_policy: Some("Parallel".into()),
-            revision_history_limit: Some(0),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(pod_labels),
-                    annotations: Some(pod_annotations),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(pod),
-            },
-            ..StatefulSetSpec::default()
-        }),
-        metadata,
-        ..StatefulSet::default()
-    }))
+    Ok(Some(pods::one_pod_statefulset(
+        cluster,
+        pods::OnePod {
+            metadata,
+            selector,
+            labels: pod_labels,
+            annotations: pod_annotations,
+            spec: pod,
+            update_strategy: "RollingUpdate",
+        },
+    )))
 }
 
 #[cfg(test)]
