@@ -23,7 +23,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::ResourceExt;
 use kube::core::DeserializeGuard;
-use kube::runtime::Controller;
+use kube::runtime::{Controller, controller};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
@@ -71,6 +71,11 @@ pub async fn run_with(
     drive(controller, client, telemetry).await;
 }
 
+/// How many clusters are reconciled at once. Unbounded (kube's default), a burst of new clusters runs every
+/// reconcile at once: the API server answers with timeouts and the operator's memory peaks (and glibc keeps
+/// what it peaked at). Reconciles wait on the API, not the CPU, so a few per core keep it busy.
+const CONCURRENT_RECONCILES: u16 = 16;
+
 /// The controller with every watch, not yet running.
 fn controller(
     client: &Client,
@@ -83,6 +88,7 @@ fn controller(
     let owned = watcher::Config::default().labels(crate::naming::labels::CLUSTER);
     let pod_changes = pod_changes::PodChanges::default();
     Controller::new(clusters, watcher::Config::default())
+        .with_config(controller::Config::default().concurrency(CONCURRENT_RECONCILES))
         .watches(
             scoped::<Pod>(client, namespace),
             owned.clone(),
