@@ -51,6 +51,21 @@ pub fn run() -> Result<()> {
         }
         Ok(logs.lines().collect::<Vec<_>>().join("; "))
     });
+    check("a tusk-operator pod runs tusk crd", &|| {
+        smoke.wait(
+            "pod/operator-crd",
+            "jsonpath={.status.phase}=Succeeded",
+            120,
+        )?;
+        let logs = smoke.kubectl(&["logs", "pod/operator-crd"])?;
+        if !logs.contains("postgresclusters.postgres-operator.crunchydata.com") {
+            bail!(
+                "unexpected output: {}",
+                logs.lines().take(5).collect::<Vec<_>>().join("\n")
+            );
+        }
+        Ok(format!("printed the CRD, {} lines", logs.lines().count()))
+    });
     check(
         "a Job reaches a Deployment through its ClusterIP Service by DNS name",
         &|| {
