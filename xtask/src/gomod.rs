@@ -14,6 +14,36 @@ pub struct GoBinary {
     pub kubernetes_version: bool,
 }
 
+/// A set of binaries built and cached together: the cache keeps one directory per set, named after the
+/// fingerprint of its inputs, `<cache>/<name>/<fingerprint>/bin`.
+pub struct BinarySet {
+    /// The set's directory in the cache.
+    pub name: &'static str,
+    /// What the set is, for messages.
+    pub description: &'static str,
+    /// Its binaries.
+    pub binaries: &'static [GoBinary],
+    /// Whether its binaries are linked statically (`CGO_ENABLED=0`), to run in images without a libc.
+    pub static_link: bool,
+}
+
+/// The test bed of the integration tests: etcd, kube-apiserver, kubectl.
+pub const TESTBED: BinarySet = BinarySet {
+    name: "testbed",
+    description: "test bed",
+    binaries: BINARIES,
+    static_link: false,
+};
+
+/// The rest of the local cluster (`cargo xtask cluster`), beside the test bed's etcd, kube-apiserver and kubectl:
+/// the other Kubernetes components of the same release, CoreDNS and the local-path provisioner.
+pub const CLUSTER: BinarySet = BinarySet {
+    name: "cluster-bin",
+    description: "cluster binaries",
+    binaries: CLUSTER_BINARIES,
+    static_link: true,
+};
+
 /// Every binary of the test bed.
 pub const BINARIES: &[GoBinary] = &[
     GoBinary {
@@ -36,15 +66,55 @@ pub const BINARIES: &[GoBinary] = &[
     },
 ];
 
+/// The local cluster's binaries that the test bed does not have.
+pub const CLUSTER_BINARIES: &[GoBinary] = &[
+    GoBinary {
+        name: "kube-controller-manager",
+        module: "kubernetes-node",
+        package: "k8s.io/kubernetes/cmd/kube-controller-manager",
+        kubernetes_version: true,
+    },
+    GoBinary {
+        name: "kube-scheduler",
+        module: "kubernetes-node",
+        package: "k8s.io/kubernetes/cmd/kube-scheduler",
+        kubernetes_version: true,
+    },
+    GoBinary {
+        name: "kubelet",
+        module: "kubernetes-node",
+        package: "k8s.io/kubernetes/cmd/kubelet",
+        kubernetes_version: true,
+    },
+    GoBinary {
+        name: "kube-proxy",
+        module: "kubernetes-node",
+        package: "k8s.io/kubernetes/cmd/kube-proxy",
+        kubernetes_version: true,
+    },
+    GoBinary {
+        name: "coredns",
+        module: "coredns",
+        package: "github.com/coredns/coredns",
+        kubernetes_version: false,
+    },
+    GoBinary {
+        name: "local-path-provisioner",
+        module: "local-path-provisioner",
+        package: "github.com/rancher/local-path-provisioner",
+        kubernetes_version: false,
+    },
+];
+
 /// The directory of the wrapper modules.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("gomod")
 }
 
-/// The test bed's whole input, in a fixed order: the `go.mod` and `go.sum` of every wrapper module, and how
-/// each binary is linked.
-pub fn inputs() -> std::io::Result<Vec<Vec<u8>>> {
-    let mut modules: Vec<&str> = BINARIES.iter().map(|binary| binary.module).collect();
+/// A set's whole input, in a fixed order: the `go.mod` and `go.sum` of every wrapper module, and how each
+/// binary is linked.
+pub fn inputs(set: &BinarySet) -> std::io::Result<Vec<Vec<u8>>> {
+    let mut modules: Vec<&str> = set.binaries.iter().map(|binary| binary.module).collect();
     modules.dedup();
     let mut inputs = Vec::new();
     for module in modules {
@@ -52,8 +122,11 @@ pub fn inputs() -> std::io::Result<Vec<Vec<u8>>> {
             inputs.push(std::fs::read(root().join(module).join(file))?);
         }
     }
-    for binary in BINARIES {
+    for binary in set.binaries {
         inputs.push(binary.ldflags()?.into_bytes());
+    }
+    if set.static_link {
+        inputs.push(b"CGO_ENABLED=0".to_vec());
     }
     Ok(inputs)
 }

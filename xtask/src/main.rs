@@ -3,8 +3,10 @@
 mod bench;
 mod cache;
 mod cargo;
+mod cluster;
 mod demo;
 mod gomod;
+mod images;
 mod test;
 mod testbed;
 
@@ -31,11 +33,35 @@ enum Command {
     },
     /// Run every test tier, building first whatever the tests need.
     Test,
+    /// A real single-node Kubernetes on this machine, for the end-to-end tests (as root).
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// The upstream binaries the integration tests run: etcd, kube-apiserver, kubectl.
     Testbed {
         #[command(subcommand)]
         command: TestbedCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Build what is missing (binaries, images), start what is not running, wait until the cluster is ready.
+    Up,
+    /// Stop every process of the cluster and remove its containers, mounts, network namespaces, bridge,
+    /// iptables rules and state.
+    Down {
+        /// Keep the state directory (etcd's data, certificates, volumes, logs).
+        #[arg(long)]
+        keep_state: bool,
+    },
+    /// Show each component's process and health, the node and the pods.
+    Status,
+    /// Print the shell lines that point kubectl at the cluster: eval "$(cargo xtask cluster env)".
+    Env,
+    /// Run the smoke tests against the running cluster.
+    Smoke,
 }
 
 #[derive(Subcommand)]
@@ -51,6 +77,13 @@ fn main() -> Result<()> {
         Command::Demo => demo::run(),
         Command::Bench { arguments } => bench::run(&arguments),
         Command::Test => test::run(),
+        Command::Cluster { command } => match command {
+            ClusterCommand::Up => cluster::up(),
+            ClusterCommand::Down { keep_state } => cluster::down(keep_state),
+            ClusterCommand::Status => cluster::status(),
+            ClusterCommand::Env => cluster::env(),
+            ClusterCommand::Smoke => cluster::smoke(),
+        },
         Command::Testbed {
             command: TestbedCommand::Build,
         } => testbed::build().map(|_| ()),

@@ -1,7 +1,7 @@
 //! `cargo xtask test`: every check and test tier, in order, with a summary of what each step took.
 
 use crate::cargo::cargo;
-use crate::testbed;
+use crate::{cluster, testbed};
 use anyhow::{Result, bail};
 use std::time::{Duration, Instant};
 
@@ -51,6 +51,10 @@ pub fn run() -> Result<()> {
         }
         Ok(test.status()?.success())
     });
+    steps.run(
+        "end-to-end: local cluster up, smoke tests, down (cargo xtask cluster)",
+        cluster::end_to_end,
+    );
     steps.report()
 }
 

@@ -1,4 +1,5 @@
-//! The test bed's binaries: built with the machine's Go from the wrapper modules, cached by fingerprint.
+//! The test bed's binaries, and every other set of Go binaries: built with the machine's Go from the wrapper
+//! modules, cached by fingerprint.
 
 use crate::{cache, gomod};
 use anyhow::{Context, Result, bail};
@@ -6,20 +7,26 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-/// Makes sure every binary is in the cache and returns their directory.
+/// Makes sure every binary of the test bed is in the cache and returns their directory.
 pub fn build() -> Result<PathBuf> {
-    let inputs = gomod::inputs().context("reading xtask/gomod")?;
+    build_set(&gomod::TESTBED)
+}
+
+/// Makes sure every binary of `set` is in the cache and returns their directory.
+pub fn build_set(set: &gomod::BinarySet) -> Result<PathBuf> {
+    let inputs = gomod::inputs(set).context("reading xtask/gomod")?;
     let key = cache::fingerprint(inputs.iter().map(Vec::as_slice));
-    let testbeds = cache::dir()?.join("testbed");
+    let testbeds = cache::dir()?.join(set.name);
     let bin = testbeds.join(&key).join("bin");
     std::fs::create_dir_all(&bin)?;
     remove_other_versions(&testbeds, &key)?;
-    let missing: Vec<&gomod::GoBinary> = gomod::BINARIES
+    let missing: Vec<&gomod::GoBinary> = set
+        .binaries
         .iter()
         .filter(|binary| !bin.join(binary.name).is_file())
         .collect();
     if missing.is_empty() {
-        eprintln!("xtask: test bed up to date in {}", bin.display());
+        eprintln!("xtask: {} up to date in {}", set.description, bin.display());
     }
     for binary in missing {
         let target = bin.join(binary.name);
@@ -29,7 +36,11 @@ pub fn build() -> Result<PathBuf> {
             binary.name, binary.package
         );
         let partial = bin.join(format!(".{}.partial", binary.name));
-        let status = Command::new("go")
+        let mut go = Command::new("go");
+        if set.static_link {
+            go.env("CGO_ENABLED", "0");
+        }
+        let status = go
             .args(["build", "-trimpath", "-ldflags"])
             .arg(binary.ldflags()?)
             .arg("-o")
@@ -47,7 +58,14 @@ pub fn build() -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// Removes the binaries of earlier pins: only the current test bed is kept.
+/// The directory of `set`'s binaries in the cache, built or not.
+pub fn cached_dir(set: &gomod::BinarySet) -> Result<PathBuf> {
+    let inputs = gomod::inputs(set).context("reading xtask/gomod")?;
+    let key = cache::fingerprint(inputs.iter().map(Vec::as_slice));
+    Ok(cache::dir()?.join(set.name).join(key).join("bin"))
+}
+
+/// Removes the binaries of earlier pins: only the current version of a set is kept.
 fn remove_other_versions(testbeds: &std::path::Path, key: &str) -> Result<()> {
     for entry in std::fs::read_dir(testbeds)? {
         let entry = entry?;

@@ -1,11 +1,9 @@
 //! The certificates of a test control plane: a CA, the API server's serving certificate, an administrator's
 //! client certificate, and the key pair that signs service-account tokens.
 
+use crate::pki::Authority;
 use anyhow::Result;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::KeyPair;
 use std::path::{Path, PathBuf};
 
 /// Certificates and keys in PEM.
@@ -30,46 +28,16 @@ pub struct Files {
 impl Certificates {
     /// Makes a new CA and everything it signs.
     pub fn generate() -> Result<Certificates> {
-        let mut ca = CertificateParams::new(Vec::<String>::new())?;
-        ca.distinguished_name
-            .push(DnType::CommonName, "tusk-testenv-ca");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_key = KeyPair::generate()?;
-        let ca_cert = ca.self_signed(&ca_key)?.pem();
-        let issuer = Issuer::new(ca, ca_key);
-
-        let mut serving = CertificateParams::new(vec![
-            "localhost".to_string(),
-            "127.0.0.1".to_string(),
-            "kubernetes.default.svc".to_string(),
-        ])?;
-        serving
-            .distinguished_name
-            .push(DnType::CommonName, "kube-apiserver");
-        serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let serving_key = KeyPair::generate()?;
-        let serving_cert = serving.signed_by(&serving_key, &issuer)?.pem();
-
-        let mut admin = CertificateParams::new(Vec::<String>::new())?;
-        admin
-            .distinguished_name
-            .push(DnType::CommonName, "tusk-admin");
-        admin
-            .distinguished_name
-            .push(DnType::OrganizationName, "system:masters");
-        admin.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let admin_key = KeyPair::generate()?;
-        let admin_cert = admin.signed_by(&admin_key, &issuer)?.pem();
-
+        let ca = Authority::generate("tusk-testenv-ca")?;
+        let serving = ca.server(
+            "kube-apiserver",
+            &["localhost", "127.0.0.1", "kubernetes.default.svc"],
+        )?;
+        let admin = ca.client("tusk-admin", &["system:masters"])?;
         Ok(Certificates {
-            ca_cert,
-            serving: (serving_cert, serving_key.serialize_pem()),
-            admin: (admin_cert, admin_key.serialize_pem()),
+            ca_cert: ca.cert_pem().to_string(),
+            serving: (serving.cert, serving.key),
+            admin: (admin.cert, admin.key),
             service_account: KeyPair::generate()?,
         })
     }

@@ -9,6 +9,7 @@
 //! ```
 
 mod certificates;
+pub mod pki;
 mod process;
 
 use anyhow::{Context, Result, bail};
