@@ -51,6 +51,9 @@ pub fn statefulset(
     );
     let mut pod_labels = metadata.labels.clone().unwrap_or_default();
     pod_labels.insert(labels::DATA.into(), labels::DATA_POSTGRES.into());
+    // Patroni's Kubernetes DCS finds the members of its cluster by `kubernetes.labels` plus its scope label:
+    // without this label an instance never sees itself or its peers as members.
+    pod_labels.insert(labels::PATRONI.into(), names::patroni_scope(cluster_name));
     let mut pod_annotations = metadata.annotations.clone().unwrap_or_default();
     pod_annotations.insert(
         annotations::PGBACKREST_CONFIG_HASH.into(),
@@ -347,5 +350,45 @@ fn port(name: &str, number: i32) -> ContainerPort {
         container_port: number,
         protocol: Some("TCP".into()),
         ..ContainerPort::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::naming::labels::Labels;
+
+    fn hippo() -> PostgresCluster {
+        let mut cluster =
+            tusk_api::manifest::parse(include_str!("../../../../examples/hippo/postgres.yaml"))
+                .expect("valid");
+        cluster.metadata.namespace = Some("zoo".into());
+        cluster
+    }
+
+    fn pod_of(cluster: &PostgresCluster) -> (Labels, PodSpec) {
+        let instance = Instance {
+            name: "hippo-instance1-x2bc".into(),
+            set: "instance1".into(),
+        };
+        let statefulset = statefulset(
+            cluster,
+            &cluster.spec.instances[0],
+            &instance,
+            &Images::default(),
+            "hash",
+        );
+        let template = statefulset.spec.expect("spec").template;
+        (
+            template.metadata.and_then(|m| m.labels).expect("labels"),
+            template.spec.expect("pod"),
+        )
+    }
+
+    #[test]
+    fn patroni_finds_the_pod_by_its_scope_label() {
+        let (labels, _) = pod_of(&hippo());
+        assert_eq!(labels[labels::PATRONI], "hippo-ha");
+        assert_eq!(labels[labels::CLUSTER], "hippo");
     }
 }
