@@ -9,6 +9,7 @@ mod pod_changes;
 mod prune;
 mod reconcile;
 mod retire;
+mod sql;
 pub mod status;
 
 use crate::images::Images;

@@ -6,7 +6,9 @@
 //! of values such as `on` or `no`, so what Tusk writes is what Patroni gets.
 
 use crate::naming::{labels, names};
-use crate::postgres::{self, REPLICATION_USER, SUPERUSER, TLS_MOUNT, hba, parameters};
+use crate::postgres::{
+    self, OPERATOR_USER, REPLICATION_USER, SUPERUSER, TLS_MOUNT, hba, parameters, users,
+};
 use serde_json::{Map, Value, json};
 use tusk_api::PostgresCluster;
 
@@ -96,9 +98,18 @@ pub fn instance_file(cluster: &PostgresCluster, instance: &str, has_wal_volume: 
             "listen": format!("0.0.0.0:{patroni_port}"),
             "connect_address": format!("{host}:{patroni_port}"),
         },
-        "bootstrap": {"initdb": initdb},
+        "bootstrap": {"initdb": initdb, "post_bootstrap": post_bootstrap()},
     });
     to_text(&config)
+}
+
+/// What Patroni runs once, after `initdb`, as the superuser: it creates the role the operator logs in as
+/// (by certificate). Patroni appends a connection string, which becomes psql's `--dbname`.
+pub fn post_bootstrap() -> String {
+    format!(
+        "psql -Xq -v ON_ERROR_STOP=1 -c 'CREATE ROLE {} WITH LOGIN SUPERUSER' --dbname",
+        users::quote_identifier(OPERATOR_USER)
+    )
 }
 
 /// The port of Patroni's REST API.
@@ -236,6 +247,10 @@ spec:
         assert_eq!(
             config["bootstrap"]["initdb"][2]["waldir"],
             "/pgwal/pg15_wal"
+        );
+        assert_eq!(
+            config["bootstrap"]["post_bootstrap"],
+            r#"psql -Xq -v ON_ERROR_STOP=1 -c 'CREATE ROLE "_tusk" WITH LOGIN SUPERUSER' --dbname"#
         );
         let without_wal = parse(&instance_file(&cluster(""), "hippo-instance1-x2bc", false));
         assert_eq!(

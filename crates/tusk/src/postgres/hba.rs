@@ -2,7 +2,7 @@
 //! then the user's `patroni.dynamicConfiguration.postgresql.pg_hba`, then — when the user gave none — TLS with
 //! SCRAM passwords for everyone. Every connection over the network is TLS.
 
-use super::{REPLICATION_USER, SUPERUSER};
+use super::{OPERATOR_USER, REPLICATION_USER, SUPERUSER};
 use serde_json::Value;
 use tusk_api::PostgresCluster;
 
@@ -24,6 +24,8 @@ fn mandatory() -> Vec<String> {
         format!(r#"hostssl replication "{REPLICATION_USER}" all cert"#),
         format!(r#"hostssl "postgres" "{REPLICATION_USER}" all cert"#),
         format!(r#"host all "{REPLICATION_USER}" all reject"#),
+        format!(r#"hostssl all "{OPERATOR_USER}" all cert"#),
+        format!(r#"host all "{OPERATOR_USER}" all reject"#),
     ]
 }
 
@@ -82,6 +84,24 @@ spec:
             !rules.iter().any(|r| r.contains("scram")),
             "the user's rules replace the default"
         );
+    }
+
+    #[test]
+    fn the_operator_logs_in_by_certificate_only() {
+        let rules = rules(&cluster(r#"["host all all 0.0.0.0/0 trust"]"#));
+        let cert = rules
+            .iter()
+            .position(|r| r == r#"hostssl all "_tusk" all cert"#)
+            .expect("certificate rule");
+        let reject = rules
+            .iter()
+            .position(|r| r == r#"host all "_tusk" all reject"#)
+            .expect("reject rule");
+        let trust = rules
+            .iter()
+            .position(|r| r.ends_with("trust"))
+            .expect("user rule");
+        assert!(cert < reject && reject < trust);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod hba;
 pub mod parameters;
+pub mod users;
 
 /// Where the data volume is mounted.
 pub const DATA_MOUNT: &str = "/pgdata";
@@ -15,6 +16,11 @@ pub const SOCKET_DIRECTORY: &str = "/tmp/postgres";
 pub const REPLICATION_USER: &str = "_crunchyrepl";
 /// The superuser that Patroni connects as over the Unix socket.
 pub const SUPERUSER: &str = "postgres";
+/// The superuser the operator connects as, over TLS, authenticated by a client certificate with this common
+/// name that the operator issues itself from the namespace's root CA (it holds the root key). Patroni creates
+/// the role when it bootstraps the cluster ([`crate::patroni::config`]); `pg_hba.conf` admits it by
+/// certificate only ([`hba`]). PGO's user names cannot begin with `_`, so no user of the spec collides.
+pub const OPERATOR_USER: &str = "_tusk";
 
 /// The data directory of a major version: `/pgdata/pg<version>`.
 pub fn data_directory(version: i32) -> String {

@@ -1,0 +1,236 @@
+//! The operator's SQL connection to a cluster's primary: TLS to the primary pod's address, the server
+//! verified against the namespace's root CA under the name `<c>-primary.<ns>.svc` (a name of the cluster
+//! certificate), the operator authenticated as [`postgres::OPERATOR_USER`] by a client certificate it issues
+//! itself from that root for each connection. No `pods/exec`.
+
+use crate::naming::{labels, names};
+use crate::pki::leaf::{self, Subject};
+use crate::pki::pem;
+use crate::pki::root::Root;
+use crate::postgres::{self, users};
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::ListParams;
+use kube::{Api, Client, ResourceExt};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_postgres::tls::{ChannelBinding, TlsConnect};
+use tusk_api::PostgresCluster;
+
+/// How long one round of SQL may take, connection included.
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why the SQL round did not happen or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No pod carries the leader's role label yet, or it has no address.
+    #[error("no primary pod with an address yet")]
+    NoPrimary,
+    /// The root CA cannot sign (it is being replaced).
+    #[error("the root CA cannot sign a client certificate")]
+    NoRoot,
+    /// TLS setup failed.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// Connecting or a statement failed.
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The TCP connection failed.
+    #[error("connecting: {0}")]
+    Io(#[from] io::Error),
+    /// Listing pods failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The round took longer than [`TIMEOUT`].
+    #[error("timed out after {TIMEOUT:?}")]
+    Timeout,
+}
+
+/// Makes every user and database of the spec exist on the primary, with the verifiers of `user_secrets`.
+pub async fn users(
+    client: &Client,
+    cluster: &PostgresCluster,
+    root_secret: &Secret,
+    user_secrets: &[Secret],
+) -> Result<(), Error> {
+    let name = cluster.name_any();
+    let namespace = cluster.namespace().unwrap_or_default();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    let mut leader = labels::cluster(&name);
+    leader.insert(labels::ROLE.into(), labels::ROLE_PATRONI_LEADER.into());
+    let address = pods
+        .list(&ListParams::default().labels(&labels::selector(&leader)))
+        .await?
+        .items
+        .into_iter()
+        .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+        .find_map(|pod| pod.status.and_then(|status| status.pod_ip))
+        .filter(|ip| !ip.is_empty())
+        .ok_or(Error::NoPrimary)?;
+    let root = Root::from_secret(Some(root_secret), SystemTime::now()).ok_or(Error::NoRoot)?;
+    let server_name = format!("{}.{namespace}.svc", names::primary_service(&name));
+    let wanted = crate::users::wanted(cluster);
+    let verifiers: Vec<String> = wanted
+        .iter()
+        .map(|user| {
+            let secret = names::user_secret(&name, &user.name);
+            user_secrets
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(secret.as_str()))
+                .and_then(|s| s.data.as_ref())
+                .and_then(|data| data.get("verifier"))
+                .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let round = async {
+        let db = connect(&address, cluster.spec.port, &server_name, &root).await?;
+        let existing: BTreeSet<String> = db
+            .query("SELECT datname FROM pg_catalog.pg_database", &[])
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let list: Vec<users::User<'_>> = wanted
+            .iter()
+            .zip(&verifiers)
+            .map(|(spec, verifier)| users::User { spec, verifier })
+            .collect();
+        for statement in users::statements(&list, &existing) {
+            db.batch_execute(&statement).await?;
+        }
+        Ok::<_, Error>(())
+    };
+    tokio::time::timeout(TIMEOUT, round)
+        .await
+        .map_err(|_| Error::Timeout)?
+}
+
+/// A connection to `address` as the operator's role, in the `postgres` database.
+async fn connect(
+    address: &str,
+    port: i32,
+    server_name: &str,
+    root: &Root,
+) -> Result<tokio_postgres::Client, Error> {
+    let tls = |e: &dyn std::fmt::Display| Error::Tls(e.to_string());
+    let client = leaf::issue(
+        "operator client",
+        &Subject {
+            common_name: postgres::OPERATOR_USER.into(),
+            dns_names: Vec::new(),
+        },
+        root,
+        SystemTime::now(),
+    )
+    .map_err(|e| tls(&e))?;
+    let certificate = pem::certificate_der(&client.pair.certificate)
+        .ok_or_else(|| Error::Tls("the client certificate does not parse".into()))?;
+    let key = rcgen::KeyPair::from_pem(&String::from_utf8_lossy(&client.pair.private_key))
+        .map_err(|e| tls(&e))?
+        .serialize_der();
+    let ca = pem::certificate_der(&root.pair.certificate)
+        .ok_or_else(|| Error::Tls("the root certificate does not parse".into()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(ca)).map_err(|e| tls(&e))?;
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| tls(&e))?
+    .with_root_certificates(roots)
+    .with_client_auth_cert(
+        vec![CertificateDer::from(certificate)],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+    )
+    .map_err(|e| tls(&e))?;
+    let server_name = ServerName::try_from(server_name.to_string()).map_err(|e| tls(&e))?;
+    let stream = TcpStream::connect((address, u16::try_from(port).unwrap_or(5432))).await?;
+    let mut config_pg = tokio_postgres::Config::new();
+    config_pg
+        .user(postgres::OPERATOR_USER)
+        .dbname("postgres")
+        .application_name("tusk")
+        .ssl_mode(tokio_postgres::config::SslMode::Require);
+    let (db, connection) = config_pg
+        .connect_raw(
+            stream,
+            Tls {
+                config: Arc::new(config),
+                server_name,
+            },
+        )
+        .await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "SQL connection ended");
+        }
+    });
+    Ok(db)
+}
+
+/// rustls for tokio-postgres, with one server name.
+struct Tls {
+    config: Arc<rustls::ClientConfig>,
+    server_name: ServerName<'static>,
+}
+
+impl<S> TlsConnect<S> for Tls
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = Stream<S>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<Stream<S>>> + Send>>;
+
+    fn connect(self, stream: S) -> Self::Future {
+        Box::pin(async move {
+            let connector = tokio_rustls::TlsConnector::from(self.config);
+            Ok(Stream(connector.connect(self.server_name, stream).await?))
+        })
+    }
+}
+
+/// A TLS stream tokio-postgres can use (no channel binding: the operator authenticates by certificate).
+struct Stream<S>(tokio_rustls::client::TlsStream<S>);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Stream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> tokio_postgres::tls::TlsStream for Stream<S> {
+    fn channel_binding(&self) -> ChannelBinding {
+        ChannelBinding::none()
+    }
+}
