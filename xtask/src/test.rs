@@ -41,6 +41,8 @@ pub fn run() -> Result<()> {
         test.args([
             "test",
             "--workspace",
+            "--exclude",
+            "tusk-e2e",
             "--all-targets",
             "--no-fail-fast",
             "--",
@@ -52,7 +54,7 @@ pub fn run() -> Result<()> {
         Ok(test.status()?.success())
     });
     steps.run(
-        "end-to-end: local cluster up, smoke tests, down (cargo xtask cluster)",
+        "end-to-end: local cluster up, smoke tests, tusk-e2e, down (cargo xtask cluster)",
         cluster::end_to_end,
     );
     steps.report()

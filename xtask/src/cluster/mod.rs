@@ -262,7 +262,9 @@ pub fn status() -> Result<()> {
 }
 
 /// The end-to-end tier of `cargo xtask test`: brings the cluster up (unless it already runs), runs the smoke tests,
-/// and takes down the cluster it brought up. Skipped, with a message, when not run as root.
+/// then the end-to-end tests of `crates/tusk-e2e` (the operator installed from `deploy/install`, the docs'
+/// clusters), and takes down the cluster it brought up. Prints how long each part took. Skipped, with a message,
+/// when not run as root.
 pub fn end_to_end() -> Result<bool> {
     if host::require_root().is_err() {
         eprintln!("xtask: skipping the end-to-end tests: the local cluster needs root");
@@ -272,7 +274,23 @@ pub fn end_to_end() -> Result<bool> {
     let was_running = daemon::all(&layout)
         .iter()
         .all(|daemon| daemon.running_pid(&layout).is_some());
-    let result = up().and_then(|()| smoke());
+    let mut took = Vec::new();
+    let mut timed = |name: &'static str, part: &dyn Fn() -> Result<()>| {
+        let started = Instant::now();
+        let result = part();
+        took.push((name, started.elapsed()));
+        result
+    };
+    let result = timed("cluster up", &up)
+        .and_then(|()| timed("smoke tests", &smoke))
+        .and_then(|()| {
+            timed("end-to-end tests (cargo test -p tusk-e2e)", &|| {
+                e2e(&layout)
+            })
+        });
+    for (name, took) in &took {
+        eprintln!("xtask: end-to-end: {name} took {took:.1?}");
+    }
     if !was_running {
         if let Err(error) = &result {
             eprintln!("xtask: {error:#}");
@@ -281,6 +299,33 @@ pub fn end_to_end() -> Result<bool> {
         down(false)?;
     }
     result.map(|()| true)
+}
+
+/// The tests of `crates/tusk-e2e`, with `KUBECONFIG` and `PATH` as `cluster env` sets them.
+fn e2e(layout: &Layout) -> Result<()> {
+    let path = std::env::join_paths(
+        [layout.testbed_bin.clone(), layout.cluster_bin.clone()]
+            .into_iter()
+            .chain(std::env::split_paths(
+                &std::env::var_os("PATH").unwrap_or_default(),
+            )),
+    )?;
+    let status = crate::cargo::cargo()
+        .args([
+            "test",
+            "-p",
+            "tusk-e2e",
+            "--",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("KUBECONFIG", layout.admin_kubeconfig())
+        .env("PATH", path)
+        .status()?;
+    if !status.success() {
+        bail!("the end-to-end tests failed");
+    }
+    Ok(())
 }
 
 /// `cluster env`: shell lines that point `kubectl` at the cluster.

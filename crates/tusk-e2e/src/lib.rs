@@ -1,0 +1,222 @@
+//! Helpers of the end-to-end tests (`tests/`), which run against the local Kubernetes of
+//! `cargo xtask cluster` through `kubectl`: the end-to-end step of `cargo xtask test` runs them after the smoke
+//! tests with `KUBECONFIG` and `PATH` from `cargo xtask cluster env`. By hand:
+//!
+//! ```sh
+//! cargo xtask cluster up && eval "$(cargo xtask cluster env)" && cargo test -p tusk-e2e
+//! ```
+//!
+//! Each test works in a namespace of its own, removed when the test passes and kept for debugging when it
+//! fails. Without a cluster the tests fail, saying how to get one; they never skip.
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The namespace of the installed operator (`deploy/install`).
+pub const OPERATOR_NAMESPACE: &str = "postgres-operator";
+/// The local image of PostgreSQL, Patroni and pgBackRest (`images/tusk-postgres`).
+pub const POSTGRES_IMAGE: &str = "localhost/tusk-postgres:dev";
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Fails unless a cluster is configured.
+pub fn require_cluster() {
+    assert!(
+        std::env::var_os("KUBECONFIG").is_some(),
+        "no cluster: run `cargo xtask test`, or `cargo xtask cluster up && eval \"$(cargo xtask cluster env)\"` first"
+    );
+}
+
+/// Runs `kubectl args`, optionally with `input` on standard input; its standard output, or an error with its
+/// standard error.
+pub fn kubectl_with(args: &[&str], input: Option<&str>) -> Result<String> {
+    let mut child = Command::new("kubectl")
+        .args(args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running kubectl (is it on PATH? `eval \"$(cargo xtask cluster env)\"`)")?;
+    if let Some(input) = input {
+        child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(input.as_bytes())?;
+    }
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        bail!(
+            "kubectl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Runs `kubectl args`.
+pub fn kubectl(args: &[&str]) -> Result<String> {
+    kubectl_with(args, None)
+}
+
+/// `kubectl get -o json` of `what` in `namespace`.
+pub fn get_json(namespace: &str, what: &[&str]) -> Result<Value> {
+    let mut args = vec!["-n", namespace, "get"];
+    args.extend_from_slice(what);
+    args.extend_from_slice(&["-o", "json"]);
+    Ok(serde_json::from_str(&kubectl(&args)?)?)
+}
+
+/// Calls `probe` every second until it gives a value or `timeout` passes; the error names `what` and the
+/// last thing `probe` said.
+pub fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut probe: impl FnMut() -> Result<Option<T>>,
+) -> Result<T> {
+    let deadline = Instant::now() + timeout;
+    let mut last = String::from("nothing yet");
+    loop {
+        match probe() {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {}
+            Err(error) => last = format!("{error:#}"),
+        }
+        if Instant::now() >= deadline {
+            bail!("timed out after {timeout:?} waiting for {what} (last: {last})");
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Installs the operator as the README says (`kubectl apply --server-side -k deploy/install`) and waits until
+/// its Deployment is available. An operator that was already installed is restarted, so it runs the image
+/// the cluster's image step just built.
+pub fn install_operator() -> Result<()> {
+    let existed = kubectl(&[
+        "-n",
+        OPERATOR_NAMESPACE,
+        "get",
+        "deployment/tusk-operator",
+        "--ignore-not-found",
+        "-o",
+        "name",
+    ])
+    .map(|out| !out.trim().is_empty())
+    .unwrap_or(false);
+    let install = repo_root().join("deploy/install");
+    kubectl(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-k",
+        install.to_str().expect("UTF-8 path"),
+    ])?;
+    if existed {
+        kubectl(&[
+            "-n",
+            OPERATOR_NAMESPACE,
+            "rollout",
+            "restart",
+            "deployment/tusk-operator",
+        ])?;
+    }
+    kubectl(&[
+        "-n",
+        OPERATOR_NAMESPACE,
+        "rollout",
+        "status",
+        "deployment/tusk-operator",
+        "--timeout=180s",
+    ])?;
+    Ok(())
+}
+
+/// A namespace for one test: made fresh, removed on drop unless the test failed.
+pub struct Namespace(pub String);
+
+impl Namespace {
+    /// Removes what is left of `name` from an earlier run and makes it again.
+    pub fn fresh(name: &str) -> Result<Namespace> {
+        kubectl(&[
+            "delete",
+            "namespace",
+            name,
+            "--ignore-not-found",
+            "--wait=true",
+            "--timeout=180s",
+        ])?;
+        kubectl(&["create", "namespace", name])?;
+        Ok(Namespace(name.to_string()))
+    }
+
+    /// Applies `manifest` in this namespace (server-side).
+    pub fn apply(&self, manifest: &str) -> Result<String> {
+        kubectl_with(
+            &["-n", &self.0, "apply", "--server-side", "-f", "-"],
+            Some(manifest),
+        )
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "e2e: namespace {} kept for debugging (kubectl -n {} get all,secrets,endpoints)",
+                self.0, self.0
+            );
+        } else {
+            let _ = kubectl(&["delete", "namespace", &self.0, "--wait=false"]);
+        }
+    }
+}
+
+/// The docs' hippo cluster (`examples/hippo/postgres.yaml`) with only its images changed to the local one.
+pub fn local_hippo() -> String {
+    let docs = std::fs::read_to_string(repo_root().join("examples/hippo/postgres.yaml"))
+        .expect("examples/hippo/postgres.yaml");
+    let local: Vec<String> = docs
+        .lines()
+        .map(|line| match line.split_once("image: ") {
+            Some((indent, _)) => format!("{indent}image: {POSTGRES_IMAGE}"),
+            None => line.to_string(),
+        })
+        .collect();
+    local.join("\n") + "\n"
+}
+
+/// Whether the pod (as `kubectl get -o json` shows it) has condition Ready=True.
+pub fn pod_ready(pod: &Value) -> bool {
+    pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hippo_changes_only_the_images() {
+        let hippo = super::local_hippo();
+        assert_eq!(
+            hippo.matches("image: localhost/tusk-postgres:dev").count(),
+            2
+        );
+        assert!(!hippo.contains("crunchydata.com/crunchydata"));
+        assert!(hippo.contains("postgresVersion: 13"));
+    }
+}

@@ -1,0 +1,154 @@
+//! Issue #5, end-to-end test 1, "Quickstart and connect": the docs' hippo cluster (local images) becomes ready
+//! under the installed operator, and `psql` with the user Secret's `uri` and `sslmode=verify-full` against the
+//! cluster CA runs a query from a pod.
+
+use std::time::{Duration, Instant};
+use tusk_e2e::{
+    Namespace, POSTGRES_IMAGE, get_json, install_operator, kubectl, local_hippo, pod_ready,
+    require_cluster, wait_for,
+};
+
+const NAMESPACE: &str = "tusk-e2e-quickstart";
+const CLUSTER: &str = "postgres-operator.crunchydata.com/cluster=hippo";
+const LEADER: &str = "postgres-operator.crunchydata.com/role=master";
+
+/// A pod of the PostgreSQL image that connects with the user Secret's `uri` (mounted), verifying the server
+/// against the cluster certificate's CA (mounted). It retries for a while: the operator creates the role and
+/// database once the primary is up.
+fn psql_job() -> String {
+    format!(
+        r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: psql
+spec:
+  backoffLimit: 0
+  activeDeadlineSeconds: 240
+  template:
+    spec:
+      restartPolicy: Never
+      enableServiceLinks: false
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 26
+        seccompProfile: {{type: RuntimeDefault}}
+      containers:
+        - name: psql
+          image: {POSTGRES_IMAGE}
+          imagePullPolicy: IfNotPresent
+          env:
+            - {{name: PGSSLMODE, value: verify-full}}
+            - {{name: PGSSLROOTCERT, value: /cluster-cert/ca.crt}}
+            - {{name: PGCONNECT_TIMEOUT, value: "5"}}
+          command:
+            - sh
+            - -c
+            - |
+              for attempt in $(seq 90); do
+                if psql "$(cat /user/uri)" -XAt -c 'select 1 as answer'; then exit 0; fi
+                sleep 2
+              done
+              exit 1
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {{drop: [ALL]}}
+          volumeMounts:
+            - {{name: user, mountPath: /user, readOnly: true}}
+            - {{name: cluster-cert, mountPath: /cluster-cert, readOnly: true}}
+      volumes:
+        - name: user
+          secret: {{secretName: hippo-pguser-hippo}}
+        - name: cluster-cert
+          secret: {{secretName: hippo-cluster-cert, items: [{{key: ca.crt, path: ca.crt}}]}}
+"#
+    )
+}
+
+#[test]
+fn quickstart_and_connect() {
+    require_cluster();
+    let started = Instant::now();
+    install_operator().expect("the operator installs and becomes available");
+    eprintln!("e2e: operator available after {:.1?}", started.elapsed());
+
+    let namespace = Namespace::fresh(NAMESPACE).expect("namespace");
+    let applied = Instant::now();
+    namespace.apply(&local_hippo()).expect("hippo applies");
+
+    let leader = wait_for(
+        "a Ready hippo pod labelled role=master",
+        Duration::from_secs(300),
+        || {
+            let pods = get_json(NAMESPACE, &["pods", "-l", &format!("{CLUSTER},{LEADER}")])?;
+            Ok(pods["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|pod| pod_ready(pod))
+                .and_then(|pod| pod["metadata"]["name"].as_str().map(str::to_string)))
+        },
+    )
+    .expect("the primary becomes ready");
+    eprintln!(
+        "e2e: {leader} Ready and leader {:.1?} after apply",
+        applied.elapsed()
+    );
+    assert!(
+        leader.starts_with("hippo-instance1-") && leader.ends_with("-0"),
+        "{leader}"
+    );
+
+    let primary = wait_for(
+        "hippo-primary Endpoints with an address",
+        Duration::from_secs(60),
+        || {
+            let endpoints = get_json(NAMESPACE, &["endpoints", "hippo-primary"])?;
+            Ok(endpoints["subsets"][0]["addresses"][0]["ip"]
+                .as_str()
+                .map(str::to_string))
+        },
+    )
+    .expect("hippo-primary has an address");
+    let ha = get_json(NAMESPACE, &["service", "hippo-ha"]).expect("hippo-ha");
+    assert_eq!(
+        Some(primary.as_str()),
+        ha["spec"]["clusterIP"].as_str(),
+        "hippo-primary points at hippo-ha, which Patroni points at the leader"
+    );
+
+    namespace.apply(&psql_job()).expect("the psql Job applies");
+    let outcome = wait_for("the psql Job to finish", Duration::from_secs(300), || {
+        let job = get_json(NAMESPACE, &["job", "psql"])?;
+        let status = &job["status"];
+        Ok(if status["succeeded"].as_i64().unwrap_or(0) > 0 {
+            Some(true)
+        } else if status["failed"].as_i64().unwrap_or(0) > 0 {
+            Some(false)
+        } else {
+            None
+        })
+    })
+    .expect("the Job finishes");
+    let logs = kubectl(&["-n", NAMESPACE, "logs", "job/psql"]).unwrap_or_default();
+    assert!(
+        outcome,
+        "psql with verify-full against the cluster CA failed: {logs}"
+    );
+    assert_eq!(logs.lines().last(), Some("1"), "{logs}");
+    eprintln!(
+        "e2e: psql with verify-full answered after {:.1?} from apply",
+        applied.elapsed()
+    );
+
+    let repo_host = wait_for(
+        "the repository host pod to run",
+        Duration::from_secs(120),
+        || {
+            let pod = get_json(NAMESPACE, &["pod", "hippo-repo-host-0"])?;
+            Ok((pod["status"]["phase"] == "Running").then_some(()))
+        },
+    );
+    repo_host.expect("the repository host runs");
+    eprintln!("e2e: quickstart passed in {:.1?}", started.elapsed());
+}
