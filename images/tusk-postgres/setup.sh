@@ -28,7 +28,14 @@ apt-get install -y --no-install-recommends $(grep -v '^#' "$here/packages.txt")
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/sbin/policy-rc.d
 
+# Debian's pgbackrest package ships /etc/pgbackrest.conf ([global] repo1-path=/var/lib/pgbackrest), which
+# pgBackRest reads when /etc/pgbackrest/pgbackrest.conf does not exist, on top of the operator's files in
+# /etc/pgbackrest/conf.d: every command failed with "option 'repo1-path' cannot be set multiple times".
+# The operator's files are the whole configuration.
+rm -f /etc/pgbackrest.conf
+
 mkdir -p /var/run/postgresql /pgdata
 chown 26:26 /var/run/postgresql /pgdata
 chmod 2775 /var/run/postgresql
 test "$(id -u postgres)" = 26
+test ! -e /etc/pgbackrest.conf

@@ -157,6 +157,22 @@ pub(crate) fn repo_number(name: &str, field: &str) -> Result<u8, ConfigError> {
 }
 
 /// Where a volume repository is mounted, and every repository's default path: `/pgbackrest/repoN`.
+/// The command of a `pgbackrest server` container that logs to `log_path`: pgBackRest does not create its log
+/// directory (it warns `unable to open log file ... No such file or directory` and logs nothing), and
+/// PGO's images create it in a startup script; here the container makes it before it starts the server.
+/// The path is an argument of the script, never part of it.
+pub fn server_command(log_path: &str) -> Vec<String> {
+    [
+        "sh",
+        "-c",
+        r#"mkdir -p -- "$1" && exec pgbackrest server"#,
+        "pgbackrest-server",
+        log_path,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 pub fn repo_path(number: u8) -> String {
     format!("{REPO_ROOT}/repo{number}")
 }

@@ -94,7 +94,11 @@ pub fn statefulset(
         });
     }
     let container = k8s_openapi::api::core::v1::Container {
-        command: Some(vec!["pgbackrest".into(), "server".into()]),
+        // The log directory of pgbackrest_repo.conf: on the first volume repository.
+        command: Some(super::server_command(&format!(
+            "{}/log",
+            repo_path(volume_repos[0].0)
+        ))),
         ports: Some(vec![ContainerPort {
             name: Some(PORT_NAME.into()),
             container_port: SERVER_PORT,
@@ -182,8 +186,14 @@ mod tests {
         let container = &pod.containers[0];
         assert_eq!(container.name, "pgbackrest");
         assert_eq!(
-            container.command,
-            Some(vec!["pgbackrest".into(), "server".into()])
+            container
+                .command
+                .as_ref()
+                .unwrap()
+                .last()
+                .map(String::as_str),
+            Some("/pgbackrest/repo1/log"),
+            "the server makes the log directory of pgbackrest_repo.conf"
         );
         assert_eq!(
             container

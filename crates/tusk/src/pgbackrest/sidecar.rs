@@ -46,7 +46,7 @@ pub fn instance_sidecar(
         .and_then(|sidecars| sidecars.pgbackrest.as_ref())
         .and_then(|sidecar| sidecar.resources.clone());
     Container {
-        command: Some(vec!["pgbackrest".into(), "server".into()]),
+        command: Some(super::server_command(super::config::INSTANCE_LOG_PATH)),
         ports: Some(vec![ContainerPort {
             name: Some(PORT_NAME.into()),
             container_port: SERVER_PORT,
@@ -78,10 +78,12 @@ mod tests {
         );
         let container = instance_sidecar(&cluster, &cluster.spec.instances[0], &Images::default());
         assert_eq!(container.name, "pgbackrest");
+        let command = container.command.clone().unwrap();
         assert_eq!(
-            container.command,
-            Some(vec!["pgbackrest".into(), "server".into()])
+            command.last().map(String::as_str),
+            Some("/pgdata/pgbackrest/log")
         );
+        assert!(command[2].ends_with("exec pgbackrest server"));
         assert!(container.readiness_probe.is_none() && container.liveness_probe.is_none());
         assert_eq!(
             container.security_context,
