@@ -77,7 +77,9 @@ pub fn instance_file(cluster: &PostgresCluster, instance: &str, has_wal_volume: 
     let version = cluster.spec.postgres_version;
     let patroni_port = patroni_port(cluster);
     let mut initdb = vec![json!("data-checksums"), json!({"encoding": "UTF8"})];
-    let mut basebackup = Vec::new();
+    // A new replica's pg_basebackup asks the primary for a fast checkpoint: the default, spread, waits for
+    // up to checkpoint_completion_target × checkpoint_timeout (4.5 minutes) on an idle primary.
+    let mut basebackup = vec![json!({"checkpoint": "fast"})];
     if has_wal_volume {
         initdb.push(json!({"waldir": postgres::wal_directory(version)}));
         basebackup.push(json!({"waldir": postgres::wal_directory(version)}));
@@ -251,6 +253,10 @@ spec:
         assert_eq!(
             config["bootstrap"]["post_bootstrap"],
             r#"psql -Xq -v ON_ERROR_STOP=1 -c 'CREATE ROLE "_tusk" WITH LOGIN SUPERUSER' --dbname"#
+        );
+        assert_eq!(
+            config["postgresql"]["basebackup"],
+            json!([{"checkpoint": "fast"}, {"waldir": "/pgwal/pg15_wal"}])
         );
         let without_wal = parse(&instance_file(&cluster(""), "hippo-instance1-x2bc", false));
         assert_eq!(
