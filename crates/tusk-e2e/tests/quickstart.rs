@@ -1,6 +1,7 @@
 //! Issue #5, end-to-end test 1, "Quickstart and connect": the docs' hippo cluster (local images) becomes ready
-//! under the installed operator, and `psql` with the user Secret's `uri` and `sslmode=verify-full` against the
-//! cluster CA runs a query from a pod.
+//! under the installed operator; `psql` with the user Secret's `uri` and `sslmode=verify-full` against the
+//! cluster CA runs a query from a pod, and so does a pod that takes host, port, database, user and password
+//! from the Secret through `secretKeyRef` (the docs' Keycloak pattern).
 
 use std::time::{Duration, Instant};
 use tusk_e2e::{
@@ -12,15 +13,15 @@ const NAMESPACE: &str = "tusk-e2e-quickstart";
 const CLUSTER: &str = "postgres-operator.crunchydata.com/cluster=hippo";
 const LEADER: &str = "postgres-operator.crunchydata.com/role=master";
 
-/// A pod of the PostgreSQL image that connects with the user Secret's `uri` (mounted), verifying the server
-/// against the cluster certificate's CA (mounted). It retries for a while: the operator creates the role and
-/// database once the primary is up.
-fn psql_job() -> String {
+/// A Job `name` of the PostgreSQL image that runs `psql <args> -XAt -c 'select 1'`, verifying the server
+/// against the cluster certificate's CA (mounted) with `sslmode=verify-full`; `env` adds variables. It retries
+/// for a while: the operator creates the role and database once the primary is up.
+fn psql_job(name: &str, args: &str, env: &str) -> String {
     format!(
         r#"apiVersion: batch/v1
 kind: Job
 metadata:
-  name: psql
+  name: {name}
 spec:
   backoffLimit: 0
   activeDeadlineSeconds: 240
@@ -40,12 +41,13 @@ spec:
             - {{name: PGSSLMODE, value: verify-full}}
             - {{name: PGSSLROOTCERT, value: /cluster-cert/ca.crt}}
             - {{name: PGCONNECT_TIMEOUT, value: "5"}}
+{env}
           command:
             - sh
             - -c
             - |
               for attempt in $(seq 90); do
-                if psql "$(cat /user/uri)" -XAt -c 'select 1 as answer'; then exit 0; fi
+                if psql {args} -XAt -c 'select 1 as answer'; then exit 0; fi
                 sleep 2
               done
               exit 1
@@ -63,6 +65,53 @@ spec:
           secret: {{secretName: hippo-cluster-cert, items: [{{key: ca.crt, path: ca.crt}}]}}
 "#
     )
+}
+
+/// The Secret's `uri`, as the docs' quickstart connects.
+fn uri_job() -> String {
+    psql_job("psql-uri", r#""$(cat /user/uri)""#, "")
+}
+
+/// Host, port, database, user and password from the Secret through `secretKeyRef`, as the docs' Keycloak
+/// example connects.
+fn secret_key_ref_job() -> String {
+    let env: String = [
+        ("PGHOST", "host"),
+        ("PGPORT", "port"),
+        ("PGDATABASE", "dbname"),
+        ("PGUSER", "user"),
+        ("PGPASSWORD", "password"),
+    ]
+    .iter()
+    .map(|(variable, key)| {
+        format!(
+            "            - {{name: {variable}, valueFrom: {{secretKeyRef: {{name: hippo-pguser-hippo, key: {key}}}}}}}\n"
+        )
+    })
+    .collect();
+    psql_job("psql-env", "", env.trim_end())
+}
+
+/// Waits for Job `name` to finish; its success and its logs.
+fn job_outcome(name: &str) -> (bool, String) {
+    let outcome = wait_for(
+        &format!("Job {name} to finish"),
+        Duration::from_secs(300),
+        || {
+            let job = get_json(NAMESPACE, &["job", name])?;
+            let status = &job["status"];
+            Ok(if status["succeeded"].as_i64().unwrap_or(0) > 0 {
+                Some(true)
+            } else if status["failed"].as_i64().unwrap_or(0) > 0 {
+                Some(false)
+            } else {
+                None
+            })
+        },
+    )
+    .expect("the Job finishes");
+    let logs = kubectl(&["-n", NAMESPACE, "logs", &format!("job/{name}")]).unwrap_or_default();
+    (outcome, logs)
 }
 
 #[test]
@@ -117,29 +166,27 @@ fn quickstart_and_connect() {
         "hippo-primary points at hippo-ha, which Patroni points at the leader"
     );
 
-    namespace.apply(&psql_job()).expect("the psql Job applies");
-    let outcome = wait_for("the psql Job to finish", Duration::from_secs(300), || {
-        let job = get_json(NAMESPACE, &["job", "psql"])?;
-        let status = &job["status"];
-        Ok(if status["succeeded"].as_i64().unwrap_or(0) > 0 {
-            Some(true)
-        } else if status["failed"].as_i64().unwrap_or(0) > 0 {
-            Some(false)
-        } else {
-            None
-        })
-    })
-    .expect("the Job finishes");
-    let logs = kubectl(&["-n", NAMESPACE, "logs", "job/psql"]).unwrap_or_default();
-    assert!(
-        outcome,
-        "psql with verify-full against the cluster CA failed: {logs}"
-    );
-    assert_eq!(logs.lines().last(), Some("1"), "{logs}");
-    eprintln!(
-        "e2e: psql with verify-full answered after {:.1?} from apply",
-        applied.elapsed()
-    );
+    namespace
+        .apply(&uri_job())
+        .expect("the psql Job with the uri applies");
+    namespace
+        .apply(&secret_key_ref_job())
+        .expect("the psql Job with secretKeyRef applies");
+    for (job, how) in [
+        ("psql-uri", "the Secret's uri"),
+        ("psql-env", "secretKeyRef variables"),
+    ] {
+        let (succeeded, logs) = job_outcome(job);
+        assert!(
+            succeeded,
+            "psql with {how}, verify-full against the cluster CA, failed: {logs}"
+        );
+        assert_eq!(logs.lines().last(), Some("1"), "{logs}");
+        eprintln!(
+            "e2e: psql with {how} and verify-full answered; {:.1?} from apply",
+            applied.elapsed()
+        );
+    }
 
     let repo_host = wait_for(
         "the repository host pod to run",
