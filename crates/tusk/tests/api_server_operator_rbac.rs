@@ -153,7 +153,9 @@ fn the_cluster_role_grants_no_exec_no_wildcard_and_deletes_only_what_a_smaller_s
                         "configmaps",
                         "secrets",
                         "persistentvolumeclaims",
-                        "cronjobs"
+                        "cronjobs",
+                        // Patroni's DCS of an earlier cluster of the same name, never the cluster's own.
+                        "endpoints"
                     ]
                     .contains(&resource.as_str()),
                     "{resource} is never deleted by Tusk"

@@ -9,7 +9,7 @@ use super::sql;
 use super::{Context, FIELD_MANAGER, events, status};
 use crate::instances::plan;
 use crate::{build, naming, services};
-use k8s_openapi::api::core::v1::{ObjectReference, Service};
+use k8s_openapi::api::core::v1::{Endpoints, ObjectReference, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
@@ -161,6 +161,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     apply_all(&context.client, &objects.services).await?;
     apply_all(&context.client, &objects.config_maps).await?;
     apply_all(&context.client, &objects.volumes).await?;
+    forget_earlier_patroni(&context.client, &cluster).await?;
     apply_all(&context.client, &objects.statefulsets).await?;
     apply_all(&context.client, &objects.disruption_budgets).await?;
     prune(
@@ -262,6 +263,55 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         .unwrap_or(RESYNC);
     let next = if users_done { RESYNC } else { USERS_RETRY };
     Ok(Action::requeue(next.min(until_renewal).max(RETRY)))
+}
+
+/// Deletes the Patroni DCS Endpoints (`<c>-ha`, `<c>-ha-config`: labelled with the cluster and Patroni's scope)
+/// that are not younger than the cluster itself: they belong to an earlier cluster of the same name. Patroni makes
+/// them and they are not owned by the cluster; when a cluster is deleted, its still-running Patroni can write
+/// them again after Kubernetes removed them, and a new cluster of the same name then finds the old
+/// `initialize` system identifier and leader and never bootstraps (its pod logs `waiting for leader to
+/// bootstrap` or `failed to bootstrap from leader '<old pod>'` forever). The cluster's own Patroni can only
+/// have made them after the cluster existed, so those are kept.
+async fn forget_earlier_patroni(
+    client: &kube::Client,
+    cluster: &PostgresCluster,
+) -> Result<(), Error> {
+    let Some(born) = cluster.metadata.creation_timestamp.as_ref() else {
+        return Ok(());
+    };
+    let name = cluster.name_any();
+    let mut selector = naming::labels::cluster(&name);
+    selector.insert(
+        naming::labels::PATRONI.into(),
+        naming::names::patroni_scope(&name),
+    );
+    let endpoints: Api<Endpoints> =
+        Api::namespaced(client.clone(), &cluster.namespace().unwrap_or_default());
+    let found = endpoints
+        .list(&kube::api::ListParams::default().labels(&naming::labels::selector(&selector)))
+        .await?;
+    for stale in found.items.iter().filter(|e| {
+        e.metadata
+            .creation_timestamp
+            .as_ref()
+            // Creation times have whole seconds; the cluster's own Patroni starts seconds after the cluster.
+            .is_some_and(|made| made.0 <= born.0)
+    }) {
+        tracing::info!(cluster = %name, endpoints = %stale.name_any(), "deleting an earlier cluster's Patroni Endpoints");
+        let precondition = kube::api::DeleteParams {
+            preconditions: Some(kube::api::Preconditions {
+                uid: stale.metadata.uid.clone(),
+                resource_version: None,
+            }),
+            ..kube::api::DeleteParams::default()
+        };
+        match endpoints.delete(&stale.name_any(), &precondition).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Makes the spec's users and databases exist on the primary (`controller::sql`); false when that could not
