@@ -6,7 +6,7 @@ use crate::naming::{labels, names};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use kube::api::{Api, ListParams};
-use kube::{Client, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
 use std::collections::BTreeMap;
 use tusk_api::PostgresCluster;
 
@@ -32,6 +32,7 @@ pub async fn observe(
     cluster: &PostgresCluster,
 ) -> Result<Observation, kube::Error> {
     let name = &cluster.name_any();
+    let uid = cluster.uid();
     let of_cluster = ListParams::default().labels(&labels::selector(&labels::cluster(name)));
     let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
@@ -41,18 +42,26 @@ pub async fn observe(
         .await?
         .items
         .into_iter()
+        .filter(|statefulset| is_ours(statefulset, uid.as_deref()))
         .partition(|s| s.labels().contains_key(labels::INSTANCE));
     let repo_host_name = names::repo_host(name);
     let repo_host = others
         .into_iter()
         .find(|statefulset| statefulset.name_any() == repo_host_name);
-    let claims = claims.list(&of_cluster).await?.items;
+    let claims: Vec<PersistentVolumeClaim> = claims
+        .list(&of_cluster)
+        .await?
+        .items
+        .into_iter()
+        .filter(|claim| is_ours(claim, uid.as_deref()))
+        .collect();
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let mut found: BTreeMap<String, Secret> = secrets
         .list(&of_cluster)
         .await?
         .items
         .into_iter()
+        .filter(|secret| is_ours(secret, uid.as_deref()))
         .map(|secret| (secret.name_any(), secret))
         .collect();
     // Secrets the build reads that carry no cluster label: the namespace's root CA and the user's own TLS.
@@ -122,4 +131,15 @@ pub async fn observe(
         secrets,
         repo_host,
     })
+}
+
+/// Whether `object` may be the cluster's (of UID `uid`): no other object controls it. An object with the
+/// cluster's labels that another cluster controls belongs to an earlier cluster of the same name, deleted and not
+/// yet collected: it is not this cluster's instance, volume or credential.
+fn is_ours<K: Resource>(object: &K, uid: Option<&str>) -> bool {
+    object
+        .owner_references()
+        .iter()
+        .filter(|owner| owner.controller == Some(true))
+        .all(|owner| Some(owner.uid.as_str()) == uid)
 }
