@@ -19,11 +19,8 @@ const NAMESPACE: &str = "vault";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificates_and_backup_objects() {
-    let plane = common::api_server::control_plane_with_crd().await;
-    common::api_server::postgresclusters(&plane, NAMESPACE).await;
-    let client = plane.client().await.expect("an admin client");
-    let operator = tokio::spawn(tusk::controller::run(client.clone(), Some(NAMESPACE)));
-    let clusters: Api<PostgresCluster> = Api::namespaced(client.clone(), NAMESPACE);
+    let running = common::operator::start(NAMESPACE).await;
+    let (client, clusters) = (running.client.clone(), running.clusters.clone());
     let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
     create(&clusters, &hippo()).await;
 
@@ -125,7 +122,6 @@ async fn certificates_and_backup_objects() {
             .is_some_and(|(status, _)| status == "True")
     })
     .await;
-    operator.abort();
 }
 
 /// The repository host, repository volume, status and schedules of hippo's `repo1`.

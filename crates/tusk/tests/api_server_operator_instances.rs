@@ -22,11 +22,8 @@ const INSTANCE_SET: &str = "postgres-operator.crunchydata.com/instance-set";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_are_built_healed_scaled_and_shut_down() {
-    let plane = common::api_server::control_plane_with_crd().await;
-    common::api_server::postgresclusters(&plane, NAMESPACE).await;
-    let client = plane.client().await.expect("an admin client");
-    let operator = tokio::spawn(tusk::controller::run(client.clone(), Some(NAMESPACE)));
-    let clusters: Api<PostgresCluster> = Api::namespaced(client.clone(), NAMESPACE);
+    let running = common::operator::start(NAMESPACE).await;
+    let (client, clusters) = (running.client.clone(), running.clusters.clone());
     let hippo = create(&clusters, &hippo()).await;
     let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), NAMESPACE);
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), NAMESPACE);
@@ -230,7 +227,6 @@ async fn instances_are_built_healed_scaled_and_shut_down() {
         two,
         "shutting down and starting again keeps the same instances"
     );
-    operator.abort();
 }
 
 fn set(name: &str, replicas: i32, resources: Option<serde_json::Value>) -> serde_json::Value {

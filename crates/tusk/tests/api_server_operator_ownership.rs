@@ -17,11 +17,8 @@ const CLUSTER: &str = "postgres-operator.crunchydata.com/cluster";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_object_of_a_cluster_is_owned_by_it() {
-    let plane = common::api_server::control_plane_with_crd().await;
-    common::api_server::postgresclusters(&plane, NAMESPACE).await;
-    let client = plane.client().await.expect("an admin client");
-    let operator = tokio::spawn(tusk::controller::run(client.clone(), Some(NAMESPACE)));
-    let clusters: Api<PostgresCluster> = Api::namespaced(client.clone(), NAMESPACE);
+    let running = common::operator::start(NAMESPACE).await;
+    let (client, clusters) = (running.client.clone(), running.clusters.clone());
     let hippo = create(&clusters, &hippo()).await;
     let mut expected = kinds_of(&hippo);
     assert!(expected.len() >= 8, "render makes many kinds: {expected:?}");
@@ -75,7 +72,6 @@ async fn every_object_of_a_cluster_is_owned_by_it() {
         "{checked} objects of {} kinds are owned by hippo",
         apis.len()
     );
-    operator.abort();
 }
 
 /// The kinds of the objects `tusk render` prints for `cluster`, with how many of each.

@@ -57,3 +57,33 @@ pub async fn eventually<F: Future<Output = bool>>(
     }
     started.elapsed()
 }
+
+/// A real API server with the CRD, namespace `namespace`, and the operator running in-process over it. Dropping
+/// it stops the operator, then the API server.
+pub struct Running {
+    /// An administrator's client.
+    pub client: kube::Client,
+    /// The PostgresClusters of the namespace.
+    pub clusters: Api<PostgresCluster>,
+    operator: tokio::task::JoinHandle<()>,
+    _plane: tusk_testenv::ControlPlane,
+}
+
+/// Starts the API server, creates `namespace` and runs the operator over it.
+pub async fn start(namespace: &'static str) -> Running {
+    let plane = super::api_server::control_plane_with_crd().await;
+    super::api_server::postgresclusters(&plane, namespace).await;
+    let client = plane.client().await.expect("an admin client");
+    Running {
+        operator: tokio::spawn(tusk::controller::run(client.clone(), Some(namespace))),
+        clusters: Api::namespaced(client.clone(), namespace),
+        client,
+        _plane: plane,
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.operator.abort();
+    }
+}
