@@ -1,6 +1,7 @@
 //! The operator's RBAC in `deploy/rbac/` is enough: running as its service account (impersonated), the
 //! controller builds a cluster's objects, reports status and records events, and the leader election holds its
-//! Lease. And it is little: no `pods/exec`, no wildcards, deletes only of the kinds a smaller spec removes, and
+//! Lease. And it is little: no `pods/exec`, no wildcards, deletes only of the kinds a smaller spec removes (and
+//! outdated pods in a rolling update), and
 //! Leases only in the operator's namespace. `deploy/install` (namespace, CRD, RBAC, Deployment) applies as is.
 
 mod common;
@@ -155,7 +156,9 @@ fn the_cluster_role_grants_no_exec_no_wildcard_and_deletes_only_what_a_smaller_s
                         "persistentvolumeclaims",
                         "cronjobs",
                         // Patroni's DCS of an earlier cluster of the same name, never the cluster's own.
-                        "endpoints"
+                        "endpoints",
+                        // An outdated instance pod in a rolling update; its StatefulSet makes it anew.
+                        "pods"
                     ]
                     .contains(&resource.as_str()),
                     "{resource} is never deleted by Tusk"

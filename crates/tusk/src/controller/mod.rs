@@ -3,12 +3,15 @@
 
 mod apply;
 mod certificates;
+mod client_tls;
 mod events;
 mod observe;
+mod patroni_api;
 mod pod_changes;
 mod prune;
 mod reconcile;
 mod retire;
+mod rollout;
 mod sql;
 pub mod status;
 

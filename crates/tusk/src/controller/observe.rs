@@ -1,5 +1,5 @@
-//! The observe stage: what exists of a cluster's instances — their StatefulSets, their volumes, and which pod
-//! Patroni made the leader.
+//! The observe stage: what exists of a cluster's instances — their StatefulSets, their volumes, their pods and
+//! which one Patroni made the leader.
 
 use crate::instances::{plan, volumes};
 use crate::naming::{labels, names};
@@ -23,6 +23,8 @@ pub struct Observation {
     pub secrets: BTreeMap<String, Secret>,
     /// The pgBackRest repository host's StatefulSet, when it exists.
     pub repo_host: Option<StatefulSet>,
+    /// The instances' pods.
+    pub pods: Vec<Pod>,
 }
 
 /// Lists the objects of `cluster` in `namespace`, and reads the Secrets its build needs.
@@ -86,16 +88,19 @@ pub async fn observe(
         }
     }
     let secrets = found;
-    let leader_pods = pods
-        .list(&of_cluster.clone().labels(&format!(
-            "{}={}",
-            labels::ROLE,
-            labels::ROLE_PATRONI_LEADER
+    let instance_pods: Vec<Pod> = pods
+        .list(&ListParams::default().labels(&format!(
+            "{},{}",
+            labels::selector(&labels::cluster(name)),
+            labels::INSTANCE
         )))
         .await?
         .items;
-    let leaders: Vec<String> = leader_pods
+    let leaders: Vec<String> = instance_pods
         .iter()
+        .filter(|pod| {
+            pod.labels().get(labels::ROLE).map(String::as_str) == Some(labels::ROLE_PATRONI_LEADER)
+        })
         .filter_map(|pod| pod.labels().get(labels::INSTANCE).cloned())
         .collect();
 
@@ -130,6 +135,7 @@ pub async fn observe(
         statefulsets,
         secrets,
         repo_host,
+        pods: instance_pods,
     })
 }
 

@@ -1,9 +1,10 @@
 //! Which changes of an instance pod are worth a reconcile. Patroni rewrites its pods' `status` annotation every
 //! loop (its WAL position moves), about every 10 s per cluster; reacting to each would be a reconcile storm.
-//! Only what the operator acts on counts: the role Patroni gives the pod, its readiness, whether it needs a
-//! restart, and its deletion.
+//! Only what the operator acts on counts: the role Patroni gives the pod, its readiness, PostgreSQL's state,
+//! whether it needs a restart, and its deletion.
 
 use crate::naming::labels;
+use crate::patroni::member;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use std::collections::HashMap;
@@ -14,7 +15,7 @@ use std::sync::Mutex;
 pub struct Significant {
     role: Option<String>,
     ready: bool,
-    pending_restart: bool,
+    patroni: member::Status,
     deleting: bool,
 }
 
@@ -29,16 +30,10 @@ pub fn significant(pod: &Pod) -> Significant {
                 .iter()
                 .any(|c| c.type_ == "Ready" && c.status == "True")
         });
-    let pending_restart = pod
-        .annotations()
-        .get("status")
-        .and_then(|status| serde_json::from_str::<serde_json::Value>(status).ok())
-        .and_then(|status| status.get("pending_restart").and_then(|p| p.as_bool()))
-        .unwrap_or(false);
     Significant {
         role: pod.labels().get(labels::ROLE).cloned(),
         ready,
-        pending_restart,
+        patroni: member::status(pod),
         deleting: pod.metadata.deletion_timestamp.is_some(),
     }
 }

@@ -2,9 +2,11 @@
 
 use super::apply::apply_all;
 use super::certificates;
+use super::client_tls;
 use super::observe::observe;
 use super::prune::prune;
 use super::retire::retire;
+use super::rollout;
 use super::sql;
 use super::{Context, FIELD_MANAGER, events, status};
 use crate::instances::plan;
@@ -31,6 +33,8 @@ const RETRY: Duration = Duration::from_secs(5);
 const RECHECK: Duration = Duration::from_secs(30);
 /// How soon the users are tried again when PostgreSQL could not be reached.
 const USERS_RETRY: Duration = Duration::from_secs(10);
+/// How soon a rolling update is looked at again after a step or a failed request to Patroni.
+const ROLLOUT_POLL: Duration = Duration::from_secs(5);
 
 /// Why a reconcile failed.
 #[derive(Debug, thiserror::Error)]
@@ -204,6 +208,10 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     );
     prune(&context.client, &cluster, &of_users, &objects.user_secrets).await?;
     let users_done = users(context, &cluster, &objects).await;
+    let rolling = match operator_tls(&objects) {
+        Some(tls) => rollout::roll(context, &cluster, &observation, &plan, tls).await?,
+        None => false,
+    };
 
     let leader: Api<Service> = Api::namespaced(context.client.clone(), &namespace);
     let leader_ip = leader
@@ -261,7 +269,10 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         .renew_at
         .and_then(|at| at.duration_since(SystemTime::now()).ok())
         .unwrap_or(RESYNC);
-    let next = if users_done { RESYNC } else { USERS_RETRY };
+    let mut next = if users_done { RESYNC } else { USERS_RETRY };
+    if rolling {
+        next = next.min(ROLLOUT_POLL);
+    }
     Ok(Action::requeue(next.min(until_renewal).max(RETRY)))
 }
 
@@ -332,6 +343,18 @@ async fn users(context: &Context, cluster: &PostgresCluster, objects: &build::Ob
             false
         }
     }
+}
+
+/// The operator's TLS client identity for this cluster's pods, from the namespace's root CA (`None` while the
+/// root cannot sign).
+fn operator_tls(objects: &build::Objects) -> Option<Arc<rustls::ClientConfig>> {
+    let (root, _) = objects.root_ca.as_ref()?;
+    let root = crate::pki::root::Root::from_secret(Some(root), SystemTime::now())?;
+    client_tls::config(&root, crate::postgres::OPERATOR_USER)
+        .inspect_err(
+            |error| tracing::warn!(%error, "cannot make the operator's client certificate"),
+        )
+        .ok()
 }
 
 /// Writes `condition` (why nothing is applied) to the cluster's status, with a Warning Event of `reason` when

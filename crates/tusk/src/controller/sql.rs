@@ -3,15 +3,14 @@
 //! certificate), the operator authenticated as [`postgres::OPERATOR_USER`] by a client certificate it issues
 //! itself from that root for each connection. No `pods/exec`.
 
+use super::client_tls;
 use crate::naming::{labels, names};
-use crate::pki::leaf::{self, Subject};
-use crate::pki::pem;
 use crate::pki::root::Root;
 use crate::postgres::{self, users};
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::pki_types::ServerName;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::io;
@@ -120,38 +119,9 @@ async fn connect(
     server_name: &str,
     root: &Root,
 ) -> Result<tokio_postgres::Client, Error> {
-    let tls = |e: &dyn std::fmt::Display| Error::Tls(e.to_string());
-    let client = leaf::issue(
-        "operator client",
-        &Subject {
-            common_name: postgres::OPERATOR_USER.into(),
-            dns_names: Vec::new(),
-        },
-        root,
-        SystemTime::now(),
-    )
-    .map_err(|e| tls(&e))?;
-    let certificate = pem::certificate_der(&client.pair.certificate)
-        .ok_or_else(|| Error::Tls("the client certificate does not parse".into()))?;
-    let key = rcgen::KeyPair::from_pem(&String::from_utf8_lossy(&client.pair.private_key))
-        .map_err(|e| tls(&e))?
-        .serialize_der();
-    let ca = pem::certificate_der(&root.pair.certificate)
-        .ok_or_else(|| Error::Tls("the root certificate does not parse".into()))?;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(ca)).map_err(|e| tls(&e))?;
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| tls(&e))?
-    .with_root_certificates(roots)
-    .with_client_auth_cert(
-        vec![CertificateDer::from(certificate)],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
-    )
-    .map_err(|e| tls(&e))?;
-    let server_name = ServerName::try_from(server_name.to_string()).map_err(|e| tls(&e))?;
+    let config = client_tls::config(root, postgres::OPERATOR_USER).map_err(Error::Tls)?;
+    let server_name =
+        ServerName::try_from(server_name.to_string()).map_err(|e| Error::Tls(e.to_string()))?;
     let stream = TcpStream::connect((address, u16::try_from(port).unwrap_or(5432))).await?;
     let mut config_pg = tokio_postgres::Config::new();
     config_pg
@@ -163,7 +133,7 @@ async fn connect(
         .connect_raw(
             stream,
             Tls {
-                config: Arc::new(config),
+                config,
                 server_name,
             },
         )

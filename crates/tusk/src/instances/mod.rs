@@ -1,7 +1,9 @@
 //! The objects of each instance set: which instances exist (`plan`), one StatefulSet per instance
-//! (`statefulset`), its volumes (`volumes`), and the set's disruption budget (`disruption_budget`).
+//! (`statefulset`), its volumes (`volumes`), the set's disruption budget (`disruption_budget`), and the
+//! order in which a change rolls through them (`rollout`).
 
 pub mod disruption_budget;
 pub mod plan;
+pub mod rollout;
 pub mod statefulset;
 pub mod volumes;

@@ -3,4 +3,5 @@
 
 pub mod config;
 pub mod config_maps;
+pub mod member;
 pub mod rbac;
