@@ -19,6 +19,9 @@ pub const PAUSE: &str = "localhost/tusk-pause:dev";
 pub const TOOLBOX: &str = "localhost/tusk-toolbox:dev";
 /// PostgreSQL 15, Patroni, pgBackRest, PgBouncer, postgres_exporter and psql, from Debian bookworm.
 pub const POSTGRES: &str = "localhost/tusk-postgres:dev";
+/// A second tag of [`POSTGRES`]: a cluster's `spec.image` changed to it is a "minor update" in the end-to-end
+/// tests (a new image reference rolls the instances).
+pub const POSTGRES_NEXT: &str = "localhost/tusk-postgres:next";
 /// The operator.
 pub const OPERATOR: &str = "localhost/tusk-operator:dev";
 
@@ -79,6 +82,9 @@ pub fn import_all(layout: &Layout, images: &[Built]) -> Result<()> {
             started.elapsed()
         );
     }
+    run(layout
+        .ctr()
+        .args(["images", "tag", "--force", POSTGRES, POSTGRES_NEXT]))?;
     Ok(())
 }
 

@@ -48,6 +48,12 @@ pub async fn roll(
         .collect();
     let step = rollout::next(&members, &leaving);
     let name = cluster.name_any();
+    let (reason, pod) = match &step {
+        Step::Replace(pod) => ("RollingUpdate", pod.clone()),
+        Step::Restart(pod) => ("RollingRestart", pod.clone()),
+        Step::Switchover { leader, .. } => ("Switchover", leader.clone()),
+        Step::Done | Step::Wait(_) => ("", String::new()),
+    };
     let note = match &step {
         Step::Done => return Ok(false),
         Step::Wait(why) => {
@@ -74,7 +80,8 @@ pub async fn roll(
         },
     };
     tracing::info!(cluster = %name, %note, "rolling update");
-    events::publish(context, cluster, EventType::Normal, "RollingUpdate", note).await?;
+    let about = ("Pod", "v1", pod.as_str());
+    events::publish_about(context, cluster, EventType::Normal, reason, about, note).await?;
     Ok(true)
 }
 
