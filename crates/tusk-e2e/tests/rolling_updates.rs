@@ -3,7 +3,8 @@
 //! primary — while a writer keeps inserting through `hippo-primary`; the longest stretch of refused writes is
 //! printed as a figure. Then `patroni.dynamicConfiguration`: `work_mem` reaches every instance without a
 //! restart, `shared_buffers` by an automatic rolling restart; then a restart through `spec.metadata.annotations`
-//! and a minor update (`spec.image` changed to a second tag of the local image).
+//! and a minor update (`spec.image` changed to a second tag of the local image); last `spec.shutdown` true then
+//! false keeps every row.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -337,9 +338,31 @@ fn rolling_updates_with_a_controlled_switchover() {
         "e2e: longest refused-write stretch over the whole test {refused:.1}s ({written} writes)"
     );
     let rows = psql_in(&new_leader_now(), "hippo", "select count(*) from writes").expect("count");
+    let rows: usize = rows.parse().unwrap_or(0);
+    assert!(rows >= written, "{rows} rows, {written} acknowledged");
+
+    // Test 9: shutdown stops every instance; starting again brings the same data back.
+    kubectl(&["-n", NAMESPACE, "delete", "pod", "writer", "--wait=true"]).expect("writer stops");
+    patch(r#"{"spec":{"shutdown":true}}"#);
+    wait_for("no instance pods", Duration::from_secs(300), || {
+        Ok(pods()?.is_empty().then_some(()))
+    })
+    .expect("shutdown stops every instance");
+    patch(r#"{"spec":{"shutdown":false}}"#);
+    let (_, leader) = settled("two ready instances after the shutdown");
+    let again = wait_for(
+        "the rows after the restart",
+        Duration::from_secs(120),
+        || {
+            Ok(psql_in(&leader, "hippo", "select count(*) from writes")
+                .ok()
+                .and_then(|count| count.parse::<usize>().ok()))
+        },
+    )
+    .expect("count");
     assert!(
-        rows.parse::<usize>().unwrap_or(0) >= written,
-        "{rows} rows, {written} acknowledged"
+        again >= rows,
+        "{again} rows after the shutdown, {rows} before"
     );
 }
 
