@@ -11,6 +11,7 @@ mod reconcile;
 mod retire;
 mod sql;
 pub mod status;
+mod users;
 
 use crate::images::Images;
 use crate::runtime::Telemetry;

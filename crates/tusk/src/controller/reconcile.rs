@@ -5,8 +5,8 @@ use super::certificates;
 use super::observe::observe;
 use super::prune::prune;
 use super::retire::retire;
-use super::sql;
 use super::{Context, FIELD_MANAGER, events, status};
+use super::users;
 use crate::instances::plan;
 use crate::{build, naming, services};
 use k8s_openapi::api::core::v1::{Endpoints, ObjectReference, Service};
@@ -203,7 +203,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         naming::labels::ROLE_PGUSER.into(),
     );
     prune(&context.client, &cluster, &of_users, &objects.user_secrets).await?;
-    let users_done = users(context, &cluster, &objects).await;
+    let users = users::reconcile(context, &cluster, &objects).await;
 
     let leader: Api<Service> = Api::namespaced(context.client.clone(), &namespace);
     let leader_ip = leader
@@ -253,6 +253,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
                 status::Observed {
                     instances: Some(&instance_sets),
                     pgbackrest: pgbackrest.as_ref(),
+                    users_revision: users.revision.as_deref(),
                 },
             )),
         )
@@ -261,7 +262,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         .renew_at
         .and_then(|at| at.duration_since(SystemTime::now()).ok())
         .unwrap_or(RESYNC);
-    let next = if users_done { RESYNC } else { USERS_RETRY };
+    let next = if users.done { RESYNC } else { USERS_RETRY };
     Ok(Action::requeue(next.min(until_renewal).max(RETRY)))
 }
 
@@ -312,26 +313,6 @@ async fn forget_earlier_patroni(
         }
     }
     Ok(())
-}
-
-/// Makes the spec's users and databases exist on the primary (`controller::sql`); false when that could not
-/// happen yet (no primary, PostgreSQL not accepting connections), which is logged and tried again soon. A
-/// cluster with `customTLSSecret` is skipped: its server trusts the user's CA, not the root the operator's
-/// client certificate comes from.
-async fn users(context: &Context, cluster: &PostgresCluster, objects: &build::Objects) -> bool {
-    if cluster.spec.shutdown == Some(true) || cluster.spec.custom_tls_secret.is_some() {
-        return true;
-    }
-    let Some((root, _)) = &objects.root_ca else {
-        return true;
-    };
-    match sql::users(&context.client, cluster, root, &objects.user_secrets).await {
-        Ok(()) => true,
-        Err(error) => {
-            tracing::info!(cluster = %cluster.name_any(), %error, "users and databases not written yet");
-            false
-        }
-    }
 }
 
 /// Writes `condition` (why nothing is applied) to the cluster's status, with a Warning Event of `reason` when

@@ -131,6 +131,9 @@ pub struct Observed<'a> {
     pub instances: Option<&'a [PostgresInstanceSetStatus]>,
     /// The repositories and the repository host.
     pub pgbackrest: Option<&'a PgBackRestStatus>,
+    /// The digest of the users last written to PostgreSQL (`status.usersRevision`); when not observed, the
+    /// one recorded before is kept.
+    pub users_revision: Option<&'a str>,
 }
 
 /// The server-side apply body that sets `conditions`, `observedGeneration` and what was `observed`.
@@ -148,6 +151,13 @@ pub fn patch(
     }
     if let Some(pgbackrest) = observed.pgbackrest {
         status["pgbackrest"] = serde_json::json!(pgbackrest);
+    }
+    let recorded = cluster.status.as_ref();
+    if let Some(revision) = observed
+        .users_revision
+        .or_else(|| recorded.and_then(|s| s.users_revision.as_deref()))
+    {
+        status["usersRevision"] = serde_json::json!(revision);
     }
     serde_json::json!({
         "apiVersion": "postgres-operator.crunchydata.com/v1beta1",
@@ -250,5 +260,26 @@ mod tests {
         let broken = spec_valid(&cluster, &[violation()], at(300));
         assert_eq!(broken.last_transition_time, at(300));
         assert!(is_news(&cluster, &broken));
+    }
+
+    #[test]
+    fn a_recorded_users_revision_is_kept_when_the_users_were_not_looked_at() {
+        let mut cluster = cluster();
+        cluster.status = Some(PostgresClusterStatus {
+            users_revision: Some("abc".into()),
+            ..PostgresClusterStatus::default()
+        });
+        assert_eq!(
+            patch(&cluster, &[], Observed::default())["status"]["usersRevision"],
+            "abc"
+        );
+        let observed = Observed {
+            users_revision: Some("def"),
+            ..Observed::default()
+        };
+        assert_eq!(
+            patch(&cluster, &[], observed)["status"]["usersRevision"],
+            "def"
+        );
     }
 }
