@@ -4,6 +4,7 @@
 mod apply;
 mod certificates;
 mod events;
+mod init_sql;
 mod observe;
 mod pod_changes;
 mod prune;
@@ -17,7 +18,7 @@ use crate::images::Images;
 use crate::runtime::Telemetry;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Endpoints, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
 };
@@ -118,6 +119,7 @@ fn controller(
         )
         .owns(scoped::<StatefulSet>(client, namespace), owned.clone())
         .owns(scoped::<CronJob>(client, namespace), owned.clone())
+        .owns(scoped::<Job>(client, namespace), owned.clone())
         .owns(scoped::<Secret>(client, namespace), owned)
 }
 

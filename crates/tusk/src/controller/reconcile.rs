@@ -6,7 +6,7 @@ use super::observe::observe;
 use super::prune::prune;
 use super::retire::retire;
 use super::{Context, FIELD_MANAGER, events, status};
-use super::users;
+use super::{init_sql, users};
 use crate::instances::plan;
 use crate::{build, naming, services};
 use k8s_openapi::api::core::v1::{Endpoints, ObjectReference, Service};
@@ -204,6 +204,8 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     );
     prune(&context.client, &cluster, &of_users, &objects.user_secrets).await?;
     let users = users::reconcile(context, &cluster, &objects).await;
+    let primary_ready = users.done && users.revision.is_some();
+    let init_sql = init_sql::reconcile(context, &cluster, &objects, primary_ready).await?;
 
     let leader: Api<Service> = Api::namespaced(context.client.clone(), &namespace);
     let leader_ip = leader
@@ -254,6 +256,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
                     instances: Some(&instance_sets),
                     pgbackrest: pgbackrest.as_ref(),
                     users_revision: users.revision.as_deref(),
+                    database_init_sql: init_sql.done.as_deref(),
                 },
             )),
         )
@@ -263,6 +266,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         .and_then(|at| at.duration_since(SystemTime::now()).ok())
         .unwrap_or(RESYNC);
     let next = if users.done { RESYNC } else { USERS_RETRY };
+    let next = init_sql.again.map_or(next, |again| next.min(again));
     Ok(Action::requeue(next.min(until_renewal).max(RETRY)))
 }
 

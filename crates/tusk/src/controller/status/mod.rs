@@ -134,6 +134,9 @@ pub struct Observed<'a> {
     /// The digest of the users last written to PostgreSQL (`status.usersRevision`); when not observed, the
     /// one recorded before is kept.
     pub users_revision: Option<&'a str>,
+    /// `status.databaseInitSQL` once the init SQL ran; when not observed, the value recorded before is kept
+    /// while the spec has `databaseInitSQL` (and dropped with it, as PGO).
+    pub database_init_sql: Option<&'a str>,
 }
 
 /// The server-side apply body that sets `conditions`, `observedGeneration` and what was `observed`.
@@ -158,6 +161,13 @@ pub fn patch(
         .or_else(|| recorded.and_then(|s| s.users_revision.as_deref()))
     {
         status["usersRevision"] = serde_json::json!(revision);
+    }
+    if cluster.spec.database_init_sql.is_some()
+        && let Some(ran) = observed
+            .database_init_sql
+            .or_else(|| recorded.and_then(|s| s.database_init_sql.as_deref()))
+    {
+        status["databaseInitSQL"] = serde_json::json!(ran);
     }
     serde_json::json!({
         "apiVersion": "postgres-operator.crunchydata.com/v1beta1",
@@ -280,6 +290,28 @@ mod tests {
         assert_eq!(
             patch(&cluster, &[], observed)["status"]["usersRevision"],
             "def"
+        );
+    }
+
+    #[test]
+    fn database_init_sql_is_kept_while_the_spec_has_it_and_dropped_with_it() {
+        let mut cluster = cluster();
+        cluster.status = Some(PostgresClusterStatus {
+            database_init_sql: Some("init.sql".into()),
+            ..PostgresClusterStatus::default()
+        });
+        assert!(
+            patch(&cluster, &[], Observed::default())["status"]
+                .get("databaseInitSQL")
+                .is_none()
+        );
+        cluster.spec.database_init_sql = Some(tusk_api::cluster::DatabaseInitSql {
+            name: "hippo-init-sql".into(),
+            key: "init.sql".into(),
+        });
+        assert_eq!(
+            patch(&cluster, &[], Observed::default())["status"]["databaseInitSQL"],
+            "init.sql"
         );
     }
 }
