@@ -114,11 +114,14 @@ pub fn role_options(options: &str) -> Result<String, String> {
         "BYPASSRLS",
     ];
     let mut out = Vec::new();
-    let mut rest = options.trim_start();
-    while !rest.is_empty() {
-        let (word, after) = rest.split_at(rest.find(char::is_whitespace).unwrap_or(rest.len()));
+    let mut rest = options;
+    loop {
+        let (word, after) = next_word(rest);
+        if word.is_empty() {
+            break;
+        }
         let upper = word.to_ascii_uppercase();
-        rest = after.trim_start();
+        rest = after;
         if FLAGS.contains(&upper.as_str())
             || upper
                 .strip_prefix("NO")
@@ -126,28 +129,28 @@ pub fn role_options(options: &str) -> Result<String, String> {
         {
             out.push(upper);
         } else if upper == "CONNECTION" {
-            let mut words = rest.splitn(3, char::is_whitespace);
-            let limit = match (words.next(), words.next()) {
-                (Some(keyword), Some(limit)) if keyword.eq_ignore_ascii_case("LIMIT") => limit,
-                _ => return Err("CONNECTION must be followed by LIMIT and a number".into()),
-            };
+            let (keyword, after) = next_word(rest);
+            let (limit, after) = next_word(after);
+            if !keyword.eq_ignore_ascii_case("LIMIT") {
+                return Err("CONNECTION must be followed by LIMIT and a number".into());
+            }
             let limit: i32 = limit
                 .parse()
                 .map_err(|_| format!("CONNECTION LIMIT {limit:?} is not a number"))?;
             out.push(format!("CONNECTION LIMIT {limit}"));
-            rest = words.next().unwrap_or("").trim_start();
+            rest = after;
         } else if upper == "VALID" {
-            let after_until = rest
-                .get(..5)
-                .filter(|keyword| keyword.eq_ignore_ascii_case("UNTIL"))
-                .map(|_| rest[5..].trim_start())
-                .ok_or("VALID must be followed by UNTIL")?;
-            let (time, after) = after_until
+            let (keyword, after) = next_word(rest);
+            if !keyword.eq_ignore_ascii_case("UNTIL") {
+                return Err("VALID must be followed by UNTIL".into());
+            }
+            let (time, after) = after
+                .trim_start()
                 .strip_prefix('\'')
                 .and_then(|quoted| quoted.split_once('\''))
                 .ok_or("VALID UNTIL needs a time in single quotes")?;
             out.push(format!("VALID UNTIL {}", quote_literal(time)));
-            rest = after.trim_start();
+            rest = after;
         } else {
             return Err(format!("{word:?} is not a role attribute ALTER ROLE takes"));
         }
@@ -156,6 +159,12 @@ pub fn role_options(options: &str) -> Result<String, String> {
         return Err("no role attribute".into());
     }
     Ok(out.join(" "))
+}
+
+/// The first whitespace-separated word of `text` and what follows it.
+fn next_word(text: &str) -> (&str, &str) {
+    let text = text.trim_start();
+    text.split_at(text.find(char::is_whitespace).unwrap_or(text.len()))
 }
 
 /// A digest of everything the users' SQL depends on (each user's name, databases, options and verifier), for
@@ -289,11 +298,18 @@ mod tests {
             role_options("NOSUPERUSER createdb CONNECTION LIMIT 5 VALID UNTIL '2030-01-01'"),
             Ok("NOSUPERUSER CREATEDB CONNECTION LIMIT 5 VALID UNTIL '2030-01-01'".into())
         );
+        assert_eq!(
+            role_options("connection  limit\t-1 valid until '2030-01-01 00:00:00+00' NOLOGIN"),
+            Ok("CONNECTION LIMIT -1 VALID UNTIL '2030-01-01 00:00:00+00' NOLOGIN".into())
+        );
         for bad in [
             "SUPERUSER -- comment",
             "SUPERUSER /* x */",
             "IN ROLE pg_monitor",
             "CONNECTION LIMIT x",
+            "CONNECTION 5",
+            "VALID '2030-01-01'",
+            "",
             "VALID UNTIL 'open",
             "NOTHING",
             "SUPERUSER PASSWORD 'x'",
