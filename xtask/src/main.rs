@@ -23,7 +23,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show what Tusk does today, on the docs' hippo cluster.
+    /// The docs' hippo cluster on the local Kubernetes under Tusk, and a `psql` line that connects to it.
     Demo,
     /// Measure the operator against a real API server: create → objects latency, memory with many clusters.
     Bench {

@@ -207,6 +207,89 @@ pub fn pod_ready(pod: &Value) -> bool {
         .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
+/// The decoded value of `key` in Secret `secret` of `namespace`.
+pub fn secret_field(namespace: &str, secret: &str, key: &str) -> Result<String> {
+    kubectl(&[
+        "-n",
+        namespace,
+        "get",
+        "secret",
+        secret,
+        "-o",
+        &format!("go-template={{{{index .data {key:?} | base64decode}}}}"),
+    ])
+}
+
+/// `psql` on the host against a cluster's primary, as `cargo xtask demo` connects: `host=` the primary
+/// Service's name (what `verify-full` checks against the cluster CA), `hostaddr=` the address kube-proxy
+/// routes (the host cannot resolve cluster names).
+pub struct HostPsql {
+    host: String,
+    address: String,
+    ca: PathBuf,
+}
+
+impl HostPsql {
+    /// For cluster `cluster` of `namespace`, once its primary Service has an address; writes the cluster CA to
+    /// a file in the temporary directory.
+    pub fn new(namespace: &str, cluster: &str) -> Result<HostPsql> {
+        let address = wait_for(
+            &format!("{cluster}-primary Endpoints with an address"),
+            Duration::from_secs(300),
+            || {
+                let endpoints = get_json(namespace, &["endpoints", &format!("{cluster}-primary")])?;
+                Ok(endpoints["subsets"][0]["addresses"][0]["ip"]
+                    .as_str()
+                    .map(str::to_string))
+            },
+        )?;
+        let ca = std::env::temp_dir().join(format!("tusk-e2e-{namespace}-{cluster}-ca.crt"));
+        std::fs::write(
+            &ca,
+            secret_field(namespace, &format!("{cluster}-cluster-cert"), "ca.crt")?,
+        )?;
+        Ok(HostPsql {
+            host: format!("{cluster}-primary.{namespace}.svc"),
+            address,
+            ca,
+        })
+    }
+
+    /// Runs `sql` (`psql -XAtq -v ON_ERROR_STOP=1 -c`) as `user` with `password` in `database`; its output, or
+    /// an error with psql's.
+    pub fn run(&self, user: &str, password: &str, database: &str, sql: &str) -> Result<String> {
+        let conninfo = format!(
+            "host={} hostaddr={} dbname='{}' user='{}' sslmode=verify-full sslrootcert={}",
+            self.host,
+            self.address,
+            database,
+            user,
+            self.ca.display()
+        );
+        let output = Command::new("psql")
+            .args([
+                conninfo.as_str(),
+                "-XAtq",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
+            .env("PGPASSWORD", password)
+            .env("PGCONNECT_TIMEOUT", "5")
+            .stdin(Stdio::null())
+            .output()
+            .context("running psql on the host (cargo xtask cluster up installs it)")?;
+        if !output.status.success() {
+            bail!(
+                "psql as {user} in {database}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

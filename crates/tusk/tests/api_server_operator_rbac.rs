@@ -155,6 +155,8 @@ fn the_cluster_role_grants_no_exec_no_wildcard_and_deletes_only_what_a_smaller_s
                         "secrets",
                         "persistentvolumeclaims",
                         "cronjobs",
+                        // A databaseInitSQL Job of an earlier version of the SQL (it holds no data).
+                        "jobs",
                         // Patroni's DCS of an earlier cluster of the same name, never the cluster's own.
                         "endpoints",
                         // An outdated instance pod in a rolling update; its StatefulSet makes it anew.

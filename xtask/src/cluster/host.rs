@@ -22,6 +22,8 @@ pub const PACKAGES: &[&str] = &[
     "busybox-static",
     "gcc",
     "libc6-dev",
+    // psql for `cargo xtask demo`, the major version of images/tusk-postgres.
+    "postgresql-client-15",
 ];
 
 pub fn require_root() -> Result<()> {

@@ -178,6 +178,38 @@ pub fn up() -> Result<()> {
     Ok(())
 }
 
+/// The local cluster, brought up first (`up`) when its API server does not answer.
+pub fn ensure_up() -> Result<Layout> {
+    let layout = Layout::new(false)?;
+    let answers = layout.admin_kubeconfig().exists()
+        && layout.kubectl_path().exists()
+        && layout
+            .kubectl()
+            .args(["get", "--raw", "/readyz"])
+            .output()
+            .is_ok_and(|output| output.status.success());
+    if answers {
+        return Ok(layout);
+    }
+    eprintln!("xtask: the local cluster does not answer: bringing it up");
+    up()?;
+    Layout::new(false)
+}
+
+/// Makes `psql` available on the host: when it is missing, installs the host packages (which include
+/// Debian's PostgreSQL client).
+pub fn ensure_psql() -> Result<()> {
+    let found = Command::new("psql")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !found {
+        host::require_root()?;
+        host::install_packages()?;
+    }
+    Ok(())
+}
+
 /// `cluster down`: stops every process `up` started, its pods' containers, and removes the mounts, network
 /// namespaces, links and iptables rules they made. The state directory is removed too unless `keep_state`.
 pub fn down(keep_state: bool) -> Result<()> {

@@ -5,6 +5,7 @@ mod apply;
 mod certificates;
 mod client_tls;
 mod events;
+mod init_sql;
 mod observe;
 mod patroni_api;
 mod pod_changes;
@@ -14,12 +15,13 @@ mod retire;
 mod rollout;
 mod sql;
 pub mod status;
+mod users;
 
 use crate::images::Images;
 use crate::runtime::Telemetry;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Endpoints, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
 };
@@ -120,6 +122,7 @@ fn controller(
         )
         .owns(scoped::<StatefulSet>(client, namespace), owned.clone())
         .owns(scoped::<CronJob>(client, namespace), owned.clone())
+        .owns(scoped::<Job>(client, namespace), owned.clone())
         .owns(scoped::<Secret>(client, namespace), owned)
 }
 

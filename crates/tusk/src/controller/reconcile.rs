@@ -7,8 +7,8 @@ use super::observe::observe;
 use super::prune::prune;
 use super::retire::retire;
 use super::rollout;
-use super::sql;
 use super::{Context, FIELD_MANAGER, events, status};
+use super::{init_sql, users};
 use crate::instances::plan;
 use crate::{build, naming, services};
 use k8s_openapi::api::core::v1::{Endpoints, ObjectReference, Service};
@@ -207,7 +207,9 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         naming::labels::ROLE_PGUSER.into(),
     );
     prune(&context.client, &cluster, &of_users, &objects.user_secrets).await?;
-    let users_done = users(context, &cluster, &objects).await;
+    let users = users::reconcile(context, &cluster, &objects).await;
+    let primary_ready = users.done && users.revision.is_some();
+    let init_sql = init_sql::reconcile(context, &cluster, &objects, primary_ready).await?;
     let rolling = match operator_tls(&objects) {
         Some(tls) => rollout::roll(context, &cluster, &observation, &plan, tls).await?,
         None => false,
@@ -261,6 +263,8 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
                 status::Observed {
                     instances: Some(&instance_sets),
                     pgbackrest: pgbackrest.as_ref(),
+                    users_revision: users.revision.as_deref(),
+                    database_init_sql: init_sql.done.as_deref(),
                 },
             )),
         )
@@ -269,7 +273,8 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         .renew_at
         .and_then(|at| at.duration_since(SystemTime::now()).ok())
         .unwrap_or(RESYNC);
-    let mut next = if users_done { RESYNC } else { USERS_RETRY };
+    let mut next = if users.done { RESYNC } else { USERS_RETRY };
+    next = init_sql.again.map_or(next, |again| next.min(again));
     if rolling {
         next = next.min(ROLLOUT_POLL);
     }
@@ -323,26 +328,6 @@ async fn forget_earlier_patroni(
         }
     }
     Ok(())
-}
-
-/// Makes the spec's users and databases exist on the primary (`controller::sql`); false when that could not
-/// happen yet (no primary, PostgreSQL not accepting connections), which is logged and tried again soon. A
-/// cluster with `customTLSSecret` is skipped: its server trusts the user's CA, not the root the operator's
-/// client certificate comes from.
-async fn users(context: &Context, cluster: &PostgresCluster, objects: &build::Objects) -> bool {
-    if cluster.spec.shutdown == Some(true) || cluster.spec.custom_tls_secret.is_some() {
-        return true;
-    }
-    let Some((root, _)) = &objects.root_ca else {
-        return true;
-    };
-    match sql::users(&context.client, cluster, root, &objects.user_secrets).await {
-        Ok(()) => true,
-        Err(error) => {
-            tracing::info!(cluster = %cluster.name_any(), %error, "users and databases not written yet");
-            false
-        }
-    }
 }
 
 /// The operator's TLS client identity for this cluster's pods, from the namespace's root CA (`None` while the

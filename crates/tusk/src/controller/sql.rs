@@ -52,13 +52,20 @@ pub enum Error {
     Timeout,
 }
 
-/// Makes every user and database of the spec exist on the primary, with the verifiers of `user_secrets`.
-pub async fn users(
+/// Where the cluster's primary is and how to reach it as the operator.
+pub struct Primary {
+    address: String,
+    port: i32,
+    server_name: String,
+    root: Root,
+}
+
+/// Finds the cluster's primary (the pod labelled as Patroni's leader, with an address).
+pub async fn primary(
     client: &Client,
     cluster: &PostgresCluster,
     root_secret: &Secret,
-    user_secrets: &[Secret],
-) -> Result<(), Error> {
+) -> Result<Primary, Error> {
     let name = cluster.name_any();
     let namespace = cluster.namespace().unwrap_or_default();
     let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
@@ -74,50 +81,76 @@ pub async fn users(
         .filter(|ip| !ip.is_empty())
         .ok_or(Error::NoPrimary)?;
     let root = Root::from_secret(Some(root_secret), SystemTime::now()).ok_or(Error::NoRoot)?;
-    let server_name = format!("{}.{namespace}.svc", names::primary_service(&name));
-    let wanted = crate::users::wanted(cluster);
-    let verifiers: Vec<String> = wanted
-        .iter()
-        .map(|user| {
-            let secret = names::user_secret(&name, &user.name);
-            user_secrets
-                .iter()
-                .find(|s| s.metadata.name.as_deref() == Some(secret.as_str()))
-                .and_then(|s| s.data.as_ref())
-                .and_then(|data| data.get("verifier"))
-                .map(|v| String::from_utf8_lossy(&v.0).into_owned())
-                .unwrap_or_default()
-        })
-        .collect();
+    Ok(Primary {
+        address,
+        port: cluster.spec.port,
+        server_name: format!("{}.{namespace}.svc", names::primary_service(&name)),
+        root,
+    })
+}
+
+/// Makes every user and database of `wanted` exist on the primary (`postgres::users`); on PostgreSQL 15 and
+/// later, also grants each user its databases' `public` schema. Returns the users whose options were not
+/// applied, with the reason.
+pub async fn users(
+    primary: &Primary,
+    wanted: &[users::User<'_>],
+) -> Result<Vec<(String, String)>, Error> {
     let round = async {
-        let db = connect(&address, cluster.spec.port, &server_name, &root).await?;
+        let db = primary.connect("postgres").await?;
         let existing: BTreeSet<String> = db
             .query("SELECT datname FROM pg_catalog.pg_database", &[])
             .await?
             .iter()
             .map(|row| row.get(0))
             .collect();
-        let list: Vec<users::User<'_>> = wanted
-            .iter()
-            .zip(&verifiers)
-            .map(|(spec, verifier)| users::User { spec, verifier })
-            .collect();
-        for statement in users::statements(&list, &existing) {
-            db.batch_execute(&statement).await?;
+        let plan = users::statements(wanted, &existing);
+        for statement in &plan.statements {
+            db.batch_execute(statement).await?;
         }
-        Ok::<_, Error>(())
+        let version: i32 = db
+            .query_one(
+                "SELECT pg_catalog.current_setting('server_version_num')::int",
+                &[],
+            )
+            .await?
+            .get(0);
+        if version >= 150000 {
+            for (database, grants) in users::schema_grants(wanted) {
+                let db = primary.connect(&database).await?;
+                for statement in grants {
+                    db.batch_execute(&statement).await?;
+                }
+            }
+        }
+        Ok::<_, Error>(plan.rejected_options)
     };
     tokio::time::timeout(TIMEOUT, round)
         .await
         .map_err(|_| Error::Timeout)?
 }
 
-/// A connection to `address` as the operator's role, in the `postgres` database.
+impl Primary {
+    /// A connection to database `dbname` as the operator's role.
+    pub async fn connect(&self, dbname: &str) -> Result<tokio_postgres::Client, Error> {
+        connect(
+            &self.address,
+            self.port,
+            &self.server_name,
+            &self.root,
+            dbname,
+        )
+        .await
+    }
+}
+
+/// A connection to `address` as the operator's role, in database `dbname`.
 async fn connect(
     address: &str,
     port: i32,
     server_name: &str,
     root: &Root,
+    dbname: &str,
 ) -> Result<tokio_postgres::Client, Error> {
     let config = client_tls::config(root, postgres::OPERATOR_USER).map_err(Error::Tls)?;
     let server_name =
@@ -126,7 +159,7 @@ async fn connect(
     let mut config_pg = tokio_postgres::Config::new();
     config_pg
         .user(postgres::OPERATOR_USER)
-        .dbname("postgres")
+        .dbname(dbname)
         .application_name("tusk")
         .ssl_mode(tokio_postgres::config::SslMode::Require);
     let (db, connection) = config_pg

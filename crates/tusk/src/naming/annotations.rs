@@ -15,3 +15,6 @@ pub const AUTHORIZE_BACKUP_REMOVAL: &str =
     "postgres-operator.crunchydata.com/authorizeBackupRemoval";
 /// The finalizer of objects whose clean-up owner references cannot do.
 pub const FINALIZER: &str = "postgres-operator.crunchydata.com/finalizer";
+/// Tusk's mark on a failed `databaseInitSQL` Job whose failure was reported as an event.
+pub const INIT_SQL_FAILURE_REPORTED: &str =
+    "postgres-operator.crunchydata.com/init-sql-failure-reported";

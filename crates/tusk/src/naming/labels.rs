@@ -106,6 +106,15 @@ pub fn instance_volume(cluster: &str, instance_set: &str, instance: &str, role: 
     labels
 }
 
+/// Tusk's label of the Jobs (and their client certificate Secrets) that run `spec.databaseInitSQL`; its
+/// value is the revision of the SQL the Job runs.
+pub const DATABASE_INIT_SQL: &str = "postgres-operator.crunchydata.com/database-init-sql";
+
+/// The labels of the Job (and its Secret) that runs revision `revision` of the cluster's init SQL.
+pub fn database_init_sql(cluster: &str, revision: &str) -> Labels {
+    set([(CLUSTER, cluster), (DATABASE_INIT_SQL, revision)])
+}
+
 /// The labels of a user's Secret.
 pub fn user_secret(cluster: &str, user: &str) -> Labels {
     set([

@@ -95,6 +95,18 @@ pub fn issue(
     root: &Root,
     now: SystemTime,
 ) -> Result<Leaf, TlsError> {
+    issue_for(what, subject, root, now, LEAF_LIFETIME)
+}
+
+/// A new leaf for `subject`, signed by `root`, valid for `lifetime` from `now` (less the back-dating): a
+/// short-lived client certificate handed to a Job.
+pub fn issue_for(
+    what: &str,
+    subject: &Subject,
+    root: &Root,
+    now: SystemTime,
+    lifetime: std::time::Duration,
+) -> Result<Leaf, TlsError> {
     let failed = |error: rcgen::Error| TlsError::Generate {
         what: what.to_string(),
         reason: error.to_string(),
@@ -112,7 +124,7 @@ pub fn issue(
         ExtendedKeyUsagePurpose::ClientAuth,
     ];
     params.use_authority_key_identifier_extension = true;
-    (params.not_before, params.not_after) = root::validity(now, LEAF_LIFETIME);
+    (params.not_before, params.not_after) = root::validity(now, lifetime);
     let certificate = params.signed_by(&key, root.issuer()).map_err(failed)?;
     let der = certificate.der();
     let renew_at = pem::parse(der)

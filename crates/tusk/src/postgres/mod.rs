@@ -1,6 +1,8 @@
-//! PostgreSQL itself: where its files live in an instance pod, its parameters and its `pg_hba.conf` rules.
+//! PostgreSQL itself: where its files live in an instance pod, its parameters, its `pg_hba.conf` rules, the
+//! users' SQL and the Job that runs `spec.databaseInitSQL`.
 
 pub mod hba;
+pub mod init_sql;
 pub mod parameters;
 pub mod users;
 

@@ -131,6 +131,12 @@ pub struct Observed<'a> {
     pub instances: Option<&'a [PostgresInstanceSetStatus]>,
     /// The repositories and the repository host.
     pub pgbackrest: Option<&'a PgBackRestStatus>,
+    /// The digest of the users last written to PostgreSQL (`status.usersRevision`); when not observed, the
+    /// one recorded before is kept.
+    pub users_revision: Option<&'a str>,
+    /// `status.databaseInitSQL` once the init SQL ran; when not observed, the value recorded before is kept
+    /// while the spec has `databaseInitSQL` (and dropped with it, as PGO).
+    pub database_init_sql: Option<&'a str>,
 }
 
 /// The server-side apply body that sets `conditions`, `observedGeneration` and what was `observed`.
@@ -148,6 +154,20 @@ pub fn patch(
     }
     if let Some(pgbackrest) = observed.pgbackrest {
         status["pgbackrest"] = serde_json::json!(pgbackrest);
+    }
+    let recorded = cluster.status.as_ref();
+    if let Some(revision) = observed
+        .users_revision
+        .or_else(|| recorded.and_then(|s| s.users_revision.as_deref()))
+    {
+        status["usersRevision"] = serde_json::json!(revision);
+    }
+    if cluster.spec.database_init_sql.is_some()
+        && let Some(ran) = observed
+            .database_init_sql
+            .or_else(|| recorded.and_then(|s| s.database_init_sql.as_deref()))
+    {
+        status["databaseInitSQL"] = serde_json::json!(ran);
     }
     serde_json::json!({
         "apiVersion": "postgres-operator.crunchydata.com/v1beta1",
@@ -250,5 +270,48 @@ mod tests {
         let broken = spec_valid(&cluster, &[violation()], at(300));
         assert_eq!(broken.last_transition_time, at(300));
         assert!(is_news(&cluster, &broken));
+    }
+
+    #[test]
+    fn a_recorded_users_revision_is_kept_when_the_users_were_not_looked_at() {
+        let mut cluster = cluster();
+        cluster.status = Some(PostgresClusterStatus {
+            users_revision: Some("abc".into()),
+            ..PostgresClusterStatus::default()
+        });
+        assert_eq!(
+            patch(&cluster, &[], Observed::default())["status"]["usersRevision"],
+            "abc"
+        );
+        let observed = Observed {
+            users_revision: Some("def"),
+            ..Observed::default()
+        };
+        assert_eq!(
+            patch(&cluster, &[], observed)["status"]["usersRevision"],
+            "def"
+        );
+    }
+
+    #[test]
+    fn database_init_sql_is_kept_while_the_spec_has_it_and_dropped_with_it() {
+        let mut cluster = cluster();
+        cluster.status = Some(PostgresClusterStatus {
+            database_init_sql: Some("init.sql".into()),
+            ..PostgresClusterStatus::default()
+        });
+        assert!(
+            patch(&cluster, &[], Observed::default())["status"]
+                .get("databaseInitSQL")
+                .is_none()
+        );
+        cluster.spec.database_init_sql = Some(tusk_api::cluster::DatabaseInitSql {
+            name: "hippo-init-sql".into(),
+            key: "init.sql".into(),
+        });
+        assert_eq!(
+            patch(&cluster, &[], Observed::default())["status"]["databaseInitSQL"],
+            "init.sql"
+        );
     }
 }

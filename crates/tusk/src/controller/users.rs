@@ -1,0 +1,103 @@
+//! The users stage: makes the spec's users and databases exist on the primary (`sql::users`), only when
+//! something they depend on changed since the last time it succeeded: `status.usersRevision` (as PGO) holds a
+//! digest of the users' spec and the verifiers of their Secrets (`postgres::users::revision`).
+
+use super::{Context, events, sql};
+use crate::build;
+use crate::naming::names;
+use crate::postgres::users::{self, User};
+use kube::ResourceExt;
+use kube::runtime::events::EventType;
+use tusk_api::PostgresCluster;
+
+/// What the users stage leaves for `status`.
+pub struct Outcome {
+    /// The `usersRevision` to record: the new one after a successful round, else the one recorded before.
+    pub revision: Option<String>,
+    /// False when the SQL could not run yet (no primary, PostgreSQL not accepting connections): try soon.
+    pub done: bool,
+}
+
+/// Runs the users' SQL when their revision changed. A cluster with `customTLSSecret` is skipped: its server
+/// trusts the user's CA, not the root the operator's client certificate comes from; so is a cluster that is
+/// shut down. Options that are not role attributes are reported as a Warning event (`InvalidUserOptions`) and
+/// the rest is applied.
+pub async fn reconcile(
+    context: &Context,
+    cluster: &PostgresCluster,
+    objects: &build::Objects,
+) -> Outcome {
+    let previous = cluster
+        .status
+        .as_ref()
+        .and_then(|status| status.users_revision.clone());
+    let unchanged = Outcome {
+        revision: previous.clone(),
+        done: true,
+    };
+    if cluster.spec.shutdown == Some(true) || cluster.spec.custom_tls_secret.is_some() {
+        return unchanged;
+    }
+    let Some((root, _)) = &objects.root_ca else {
+        return unchanged;
+    };
+    let name = cluster.name_any();
+    let wanted = crate::users::wanted(cluster);
+    let verifiers: Vec<String> = wanted
+        .iter()
+        .map(|user| {
+            let secret = names::user_secret(&name, &user.name);
+            objects
+                .user_secrets
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(secret.as_str()))
+                .and_then(|s| s.data.as_ref())
+                .and_then(|data| data.get("verifier"))
+                .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let list: Vec<User<'_>> = wanted
+        .iter()
+        .zip(&verifiers)
+        .map(|(spec, verifier)| User { spec, verifier })
+        .collect();
+    let revision = users::revision(&list);
+    if previous.as_deref() == Some(revision.as_str()) {
+        return unchanged;
+    }
+    let round = async {
+        let primary = sql::primary(&context.client, cluster, root).await?;
+        sql::users(&primary, &list).await
+    };
+    match round.await {
+        Ok(rejected) => {
+            for (user, reason) in rejected {
+                let note = format!("the options of user {user} were not applied: {reason}");
+                if let Err(error) = events::publish(
+                    context,
+                    cluster,
+                    EventType::Warning,
+                    "InvalidUserOptions",
+                    note,
+                )
+                .await
+                {
+                    tracing::warn!(cluster = %name, %error, "cannot publish an event");
+                }
+            }
+            tracing::info!(cluster = %name, %revision, "users and databases written");
+            Outcome {
+                revision: Some(revision),
+                done: true,
+            }
+        }
+        Err(error) => {
+            tracing::info!(cluster = %name, %error, "users and databases not written yet");
+            Outcome {
+                revision: previous,
+                done: false,
+            }
+        }
+    }
+}
