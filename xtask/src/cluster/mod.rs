@@ -347,6 +347,7 @@ fn e2e(layout: &Layout) -> Result<()> {
             "test",
             "-p",
             "tusk-e2e",
+            "--no-fail-fast",
             "--",
             "--nocapture",
             "--test-threads=1",
