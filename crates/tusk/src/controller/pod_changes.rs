@@ -21,21 +21,24 @@ pub struct Significant {
 
 /// The significant state of `pod`.
 pub fn significant(pod: &Pod) -> Significant {
-    let ready = pod
-        .status
+    Significant {
+        role: pod.labels().get(labels::ROLE).cloned(),
+        ready: is_ready(pod),
+        patroni: member::status(pod),
+        deleting: pod.metadata.deletion_timestamp.is_some(),
+    }
+}
+
+/// Whether `pod` has condition Ready=True.
+pub fn is_ready(pod: &Pod) -> bool {
+    pod.status
         .as_ref()
         .and_then(|status| status.conditions.as_ref())
         .is_some_and(|conditions| {
             conditions
                 .iter()
                 .any(|c| c.type_ == "Ready" && c.status == "True")
-        });
-    Significant {
-        role: pod.labels().get(labels::ROLE).cloned(),
-        ready,
-        patroni: member::status(pod),
-        deleting: pod.metadata.deletion_timestamp.is_some(),
-    }
+        })
 }
 
 /// Remembers the significant state of each pod it has seen, and says whether a change is news.

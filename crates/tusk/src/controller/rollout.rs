@@ -4,6 +4,7 @@
 
 use super::observe::Observation;
 use super::patroni_api;
+use super::pod_changes::is_ready;
 use super::{Context, events};
 use crate::instances::plan::Plan;
 use crate::instances::rollout::{self, Member, Step};
@@ -135,17 +136,6 @@ fn members(observation: &Observation, plan: &Plan) -> Option<Vec<Member>> {
         });
     }
     Some(members)
-}
-
-fn is_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|status| status.conditions.as_ref())
-        .is_some_and(|conditions| {
-            conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True")
-        })
 }
 
 /// Patroni's REST API in `pod`, when the pod has an address.
