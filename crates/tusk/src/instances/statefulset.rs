@@ -34,12 +34,15 @@ const SECRET_FILE_MODE: i32 = 0o640;
 
 /// The StatefulSet of `instance`, a member of `set`. `pgbackrest_hash` is the hash of the instance's
 /// pgBackRest configuration: its pod template carries it, so a configuration change rolls the instance.
+/// `wal_claim_exists`: the instance has a WAL volume claim, which stays mounted after the set's
+/// `walVolumeClaimSpec` is removed so that the WAL can be moved back (`postgres::wal`).
 pub fn statefulset(
     cluster: &PostgresCluster,
     set: &PostgresInstanceSetSpec,
     instance: &Instance,
     images: &Images,
     pgbackrest_hash: &str,
+    wal_claim_exists: bool,
 ) -> StatefulSet {
     let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
     let selector = labels::instance(cluster_name, &set.name, &instance.name);
@@ -66,7 +69,7 @@ pub fn statefulset(
             selector,
             labels: pod_labels,
             annotations: pod_annotations,
-            spec: pod(cluster, set, instance, images),
+            spec: pod(cluster, set, instance, images, wal_claim_exists),
             update_strategy: "OnDelete",
         },
     )
@@ -77,16 +80,18 @@ fn pod(
     set: &PostgresInstanceSetSpec,
     instance: &Instance,
     images: &Images,
+    wal_claim_exists: bool,
 ) -> PodSpec {
+    let mount_wal = set.wal_volume_claim_spec.is_some() || wal_claim_exists;
     let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
     let mut spread = set.topology_spread_constraints.clone().unwrap_or_default();
     spread.extend(pods::default_data_spread(cluster));
     PodSpec {
         containers: vec![
-            database(cluster, set, images),
+            database(cluster, set, images, mount_wal),
             pgbackrest::sidecar::instance_sidecar(cluster, set, images),
         ],
-        volumes: Some(volumes(cluster, set, instance)),
+        volumes: Some(volumes(cluster, instance, mount_wal)),
         service_account_name: Some(names::instance_rbac(cluster_name)),
         enable_service_links: Some(false),
         security_context: Some(pods::pod_security_context(cluster)),
@@ -103,6 +108,7 @@ fn database(
     cluster: &PostgresCluster,
     set: &PostgresInstanceSetSpec,
     images: &Images,
+    mount_wal: bool,
 ) -> Container {
     let version = cluster.spec.postgres_version;
     let patroni_port = patroni::patroni_port(cluster);
@@ -134,40 +140,52 @@ fn database(
         pods::tmp_mount(),
         mount(SOCKET_VOLUME, postgres::SOCKET_DIRECTORY),
     ];
-    if set.wal_volume_claim_spec.is_some() {
+    if mount_wal {
         mounts.push(mount(WAL_VOLUME, postgres::WAL_MOUNT));
     }
+    let mut variables = vec![
+        env("PGDATA", postgres::data_directory(version)),
+        env("PGHOST", postgres::SOCKET_DIRECTORY.into()),
+        env("PGPORT", cluster.spec.port.to_string()),
+    ];
+    if set.wal_volume_claim_spec.is_some() {
+        variables.push(env(
+            postgres::wal::DIRECTORY_VARIABLE,
+            postgres::wal_directory(version),
+        ));
+    }
+    variables.extend([
+        EnvVar {
+            name: "PATRONI_KUBERNETES_POD_IP".into(),
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: "status.podIP".into(),
+                    ..ObjectFieldSelector::default()
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        },
+        env(
+            "PATRONI_KUBERNETES_PORTS",
+            format!(
+                r#"[{{"name": "{}", "port": {}, "protocol": "TCP"}}]"#,
+                crate::services::POSTGRES_PORT_NAME,
+                cluster.spec.port
+            ),
+        ),
+        env("PATRONICTL_CONFIG_FILE", patroni::CONFIG_DIRECTORY.into()),
+    ]);
     Container {
-        command: Some(vec!["patroni".into(), patroni::CONFIG_DIRECTORY.into()]),
+        command: Some(postgres::wal::command(&[
+            "patroni",
+            patroni::CONFIG_DIRECTORY,
+        ])),
         ports: Some(vec![
             port(crate::services::POSTGRES_PORT_NAME, cluster.spec.port),
             port("patroni", patroni_port),
         ]),
-        env: Some(vec![
-            env("PGDATA", postgres::data_directory(version)),
-            env("PGHOST", postgres::SOCKET_DIRECTORY.into()),
-            env("PGPORT", cluster.spec.port.to_string()),
-            EnvVar {
-                name: "PATRONI_KUBERNETES_POD_IP".into(),
-                value_from: Some(EnvVarSource {
-                    field_ref: Some(ObjectFieldSelector {
-                        field_path: "status.podIP".into(),
-                        ..ObjectFieldSelector::default()
-                    }),
-                    ..EnvVarSource::default()
-                }),
-                ..EnvVar::default()
-            },
-            env(
-                "PATRONI_KUBERNETES_PORTS",
-                format!(
-                    r#"[{{"name": "{}", "port": {}, "protocol": "TCP"}}]"#,
-                    crate::services::POSTGRES_PORT_NAME,
-                    cluster.spec.port
-                ),
-            ),
-            env("PATRONICTL_CONFIG_FILE", patroni::CONFIG_DIRECTORY.into()),
-        ]),
+        env: Some(variables),
         readiness_probe: Some(probe("/readiness")),
         liveness_probe: Some(probe("/liveness")),
         resources: set.resources.clone(),
@@ -176,11 +194,7 @@ fn database(
     }
 }
 
-fn volumes(
-    cluster: &PostgresCluster,
-    set: &PostgresInstanceSetSpec,
-    instance: &Instance,
-) -> Vec<Volume> {
+fn volumes(cluster: &PostgresCluster, instance: &Instance, mount_wal: bool) -> Vec<Volume> {
     let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
     let mut volumes = vec![
         claim_volume(DATA_VOLUME, names::instance_data_volume(&instance.name)),
@@ -218,7 +232,7 @@ fn volumes(
             ..Volume::default()
         },
     ];
-    if set.wal_volume_claim_spec.is_some() {
+    if mount_wal {
         volumes.push(claim_volume(
             WAL_VOLUME,
             names::instance_wal_volume(&instance.name),
@@ -367,6 +381,10 @@ mod tests {
     }
 
     fn pod_of(cluster: &PostgresCluster) -> (Labels, PodSpec) {
+        pod_with_wal_claim(cluster, false)
+    }
+
+    fn pod_with_wal_claim(cluster: &PostgresCluster, wal_claim_exists: bool) -> (Labels, PodSpec) {
         let instance = Instance {
             name: "hippo-instance1-x2bc".into(),
             set: "instance1".into(),
@@ -377,6 +395,7 @@ mod tests {
             &instance,
             &Images::default(),
             "hash",
+            wal_claim_exists,
         );
         let template = statefulset.spec.expect("spec").template;
         (
@@ -390,5 +409,43 @@ mod tests {
         let (labels, _) = pod_of(&hippo());
         assert_eq!(labels[labels::PATRONI], "hippo-ha");
         assert_eq!(labels[labels::CLUSTER], "hippo");
+    }
+
+    /// Where the database container is told the WAL belongs, and whether the WAL volume is mounted.
+    fn wal(spec: &PodSpec) -> (Option<String>, bool) {
+        let database = &spec.containers[0];
+        let variable = database.env.iter().flatten().find_map(|e| {
+            (e.name == crate::postgres::wal::DIRECTORY_VARIABLE)
+                .then(|| e.value.clone().unwrap_or_default())
+        });
+        let mounted = database
+            .volume_mounts
+            .iter()
+            .flatten()
+            .any(|m| m.name == WAL_VOLUME);
+        (variable, mounted)
+    }
+
+    #[test]
+    fn a_removed_wal_volume_stays_mounted_while_its_claim_exists() {
+        let mut with_wal = hippo();
+        with_wal.spec.instances[0].wal_volume_claim_spec = with_wal.spec.instances[0]
+            .data_volume_claim_spec
+            .clone()
+            .into();
+        let (_, spec) = pod_of(&with_wal);
+        assert_eq!(wal(&spec), (Some("/pgwal/pg13_wal".into()), true));
+        let (_, spec) = pod_with_wal_claim(&hippo(), true);
+        assert_eq!(
+            wal(&spec),
+            (None, true),
+            "mounted, so the WAL can move back"
+        );
+        let (_, spec) = pod_of(&hippo());
+        assert_eq!(wal(&spec), (None, false));
+        assert_eq!(
+            spec.containers[0].command.as_ref().map(|c| c[0].as_str()),
+            Some("sh")
+        );
     }
 }

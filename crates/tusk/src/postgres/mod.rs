@@ -1,10 +1,11 @@
 //! PostgreSQL itself: where its files live in an instance pod, its parameters, its `pg_hba.conf` rules, the
-//! users' SQL and the Job that runs `spec.databaseInitSQL`.
+//! users' SQL, the Job that runs `spec.databaseInitSQL`, and moving the WAL between volumes (`wal`).
 
 pub mod hba;
 pub mod init_sql;
 pub mod parameters;
 pub mod users;
+pub mod wal;
 
 /// Where the data volume is mounted.
 pub const DATA_MOUNT: &str = "/pgdata";
