@@ -1,6 +1,6 @@
-//! A writer loop: a pod that inserts a row with a sequence number into `tusk_writes` through `hippo-primary`
+//! A writer loop: a pod that inserts a row with a sequence number into [`TABLE`] through `hippo-primary`
 //! about every 100 ms, a new `psql` connection each time (the Secret's `uri`, `verify-full` against the cluster
-//! CA), and logs `ok <n> <epoch-ms>` or `fail <n> <epoch-ms> <error>` after each attempt. Tests read its log to
+//! CA), and logs `ok <n> <epoch-ms> <server address>` or `fail <n> <epoch-ms> <error>` after each attempt. Tests read its log to
 //! learn which writes were acknowledged and how long writes were refused.
 
 use crate::client::psql_pod;
@@ -9,16 +9,18 @@ use anyhow::{Context, Result, bail};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// The table the writer inserts into: `n` is the sequence number, `at` the server's time of the insert.
-pub const TABLE: &str = "tusk_writes";
+/// The table the writer inserts into: `n` is the sequence number, `at` the server's time of the insert. It lives
+/// in a schema of its own, which the user may create (`GRANT ALL ON DATABASE`): PostgreSQL 15 and later, which
+/// the local image runs, no longer let every user create tables in `public`.
+pub const TABLE: &str = "tusk_e2e.writes";
 
 /// The writer's shell loop; it stops once `/tmp/stop` exists and then prints `done`.
-const SCRIPT: &str = r#"until psql "$(cat /user/uri)" -XAtq -c 'create table if not exists tusk_writes (n bigint primary key, at timestamptz not null default now())'; do sleep 1; done
+const SCRIPT: &str = r#"until psql "$(cat /user/uri)" -XAtq -v ON_ERROR_STOP=1 -c 'create schema if not exists tusk_e2e' -c 'create table if not exists tusk_e2e.writes (n bigint primary key, at timestamptz not null default now())'; do sleep 1; done
 n=0
 while [ ! -e /tmp/stop ]; do
   n=$((n+1))
-  if timeout 5 psql "$(cat /user/uri)" -XAtq -v ON_ERROR_STOP=1 -c "insert into tusk_writes (n) values ($n)" >/dev/null 2>/tmp/error; then
-    echo "ok $n $(date +%s%3N)"
+  if server=$(timeout 5 psql "$(cat /user/uri)" -XAtq -v ON_ERROR_STOP=1 -c "insert into tusk_e2e.writes (n) values ($n) returning host(inet_server_addr())" 2>/tmp/error); then
+    echo "ok $n $(date +%s%3N) $server"
   else
     echo "fail $n $(date +%s%3N) $(head -c 160 /tmp/error | tr '\n' ' ')"
   fi
@@ -35,6 +37,8 @@ pub struct Attempt {
     pub ok: bool,
     /// When the attempt ended, in milliseconds since the epoch (the node's clock, which the tests share).
     pub at_ms: u64,
+    /// The address of the server that acknowledged the write (empty for a refused one).
+    pub server: String,
 }
 
 /// The writer's log, parsed.
@@ -58,7 +62,16 @@ impl WriterLog {
                 };
                 let n = words.next()?.parse().ok()?;
                 let at_ms = words.next()?.parse().ok()?;
-                Some(Attempt { n, ok, at_ms })
+                let server = match ok {
+                    true => words.next().unwrap_or_default().to_string(),
+                    false => String::new(),
+                };
+                Some(Attempt {
+                    n,
+                    ok,
+                    at_ms,
+                    server,
+                })
             })
             .collect();
         WriterLog { attempts }
@@ -92,11 +105,11 @@ impl WriterLog {
         Duration::from_millis(longest)
     }
 
-    /// When the first write after `since_ms` (epoch milliseconds) was accepted.
-    pub fn first_ok_after(&self, since_ms: u64) -> Option<u64> {
+    /// When the first write after `since_ms` (epoch milliseconds) was accepted by the server at `address`.
+    pub fn first_ok_on_after(&self, address: &str, since_ms: u64) -> Option<u64> {
         self.attempts
             .iter()
-            .find(|a| a.ok && a.at_ms > since_ms)
+            .find(|a| a.ok && a.at_ms > since_ms && a.server == address)
             .map(|a| a.at_ms)
     }
 }
@@ -122,7 +135,13 @@ impl Writer {
         wait_for(
             &format!("writer {pod}'s first acknowledged write"),
             Duration::from_secs(240),
-            || Ok((!writer.log()?.committed().is_empty()).then_some(())),
+            || {
+                let text = kubectl(&["-n", namespace, "logs", pod])?;
+                if WriterLog::parse(&text).committed().is_empty() {
+                    bail!("no write yet: {}", text.lines().last().unwrap_or_default());
+                }
+                Ok(Some(()))
+            },
         )?;
         Ok(writer)
     }
@@ -175,14 +194,21 @@ mod tests {
     #[test]
     fn parses_attempts_and_measures_the_longest_refusal() {
         let log = WriterLog::parse(
-            "NOTICE: relation exists\nok 1 1000\nok 2 1150\nfail 3 4000 psql: error: timeout\nfail 4 5100\nok 5 5300\nok 6 5450\ndone\n",
+            "NOTICE: relation exists\nok 1 1000 10.0.0.1\nok 2 1150 10.0.0.1\nfail 3 4000 psql: error: timeout\nfail 4 5100\nok 5 5300 10.0.0.2\nok 6 5450 10.0.0.2\ndone\n",
         );
         assert_eq!(log.attempts.len(), 6);
         assert_eq!(log.committed(), BTreeSet::from([1, 2, 5, 6]));
         assert_eq!(log.refused(), 2);
         assert_eq!(log.longest_refusal(), Duration::from_millis(4150));
-        assert_eq!(log.first_ok_after(1150), Some(5300));
-        assert_eq!(log.first_ok_after(6000), None);
+        assert_eq!(log.attempts[2].server, "");
+        assert_eq!(log.first_ok_on_after("10.0.0.2", 0), Some(5300));
+        assert_eq!(log.first_ok_on_after("10.0.0.1", 1000), Some(1150));
+        assert_eq!(log.first_ok_on_after("10.0.0.2", 6000), None);
+    }
+
+    #[test]
+    fn the_loop_writes_into_the_table() {
+        assert_eq!(SCRIPT.matches(TABLE).count(), 2);
     }
 
     #[test]
