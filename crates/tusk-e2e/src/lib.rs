@@ -83,6 +83,16 @@ pub fn get_json(namespace: &str, what: &[&str]) -> Result<Value> {
     Ok(serde_json::from_str(&kubectl(&args)?)?)
 }
 
+/// The uid of object `what` (e.g. `service/hippo-primary`) in `namespace`: a deleted and recreated object has
+/// a new one.
+pub fn uid(namespace: &str, what: &str) -> Result<String> {
+    let object = get_json(namespace, &[what])?;
+    object["metadata"]["uid"]
+        .as_str()
+        .map(str::to_string)
+        .context("an object with a uid")
+}
+
 /// Calls `probe` every second until it gives a value or `timeout` passes; the error names `what` and the
 /// last thing `probe` said.
 pub fn wait_for<T>(
