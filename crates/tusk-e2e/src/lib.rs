@@ -9,6 +9,10 @@
 //! Each test works in a namespace of its own, removed when the test passes and kept for debugging when it
 //! fails. Without a cluster the tests fail, saying how to get one; they never skip.
 
+pub mod client;
+pub mod hippo;
+pub mod writer;
+
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::io::Write;
@@ -79,6 +83,16 @@ pub fn get_json(namespace: &str, what: &[&str]) -> Result<Value> {
     Ok(serde_json::from_str(&kubectl(&args)?)?)
 }
 
+/// The uid of object `what` (e.g. `service/hippo-primary`) in `namespace`: a deleted and recreated object has
+/// a new one.
+pub fn uid(namespace: &str, what: &str) -> Result<String> {
+    let object = get_json(namespace, &[what])?;
+    object["metadata"]["uid"]
+        .as_str()
+        .map(str::to_string)
+        .context("an object with a uid")
+}
+
 /// Calls `probe` every second until it gives a value or `timeout` passes; the error names `what` and the
 /// last thing `probe` said.
 pub fn wait_for<T>(
@@ -142,6 +156,90 @@ pub fn install_operator() -> Result<()> {
         "--timeout=180s",
     ])?;
     Ok(())
+}
+
+/// The operator Deployment scaled to zero; dropping the guard (also when the test panics) scales it back to
+/// the replicas it had and waits until it is available again.
+pub struct OperatorStopped {
+    replicas: String,
+    restored: bool,
+}
+
+impl OperatorStopped {
+    /// Scales `deployment/tusk-operator` to zero and waits until its pods are gone.
+    pub fn stop() -> Result<OperatorStopped> {
+        let deployment = get_json(OPERATOR_NAMESPACE, &["deployment", "tusk-operator"])?;
+        let replicas = deployment["spec"]["replicas"]
+            .as_i64()
+            .unwrap_or(1)
+            .to_string();
+        let guard = OperatorStopped {
+            replicas,
+            restored: false,
+        };
+        kubectl(&[
+            "-n",
+            OPERATOR_NAMESPACE,
+            "scale",
+            "deployment/tusk-operator",
+            "--replicas=0",
+        ])?;
+        wait_for(
+            "the operator's pods to go",
+            Duration::from_secs(120),
+            || {
+                let pods = get_json(
+                    OPERATOR_NAMESPACE,
+                    &[
+                        "pods",
+                        "-l",
+                        "app.kubernetes.io/name=tusk,app.kubernetes.io/component=operator",
+                    ],
+                )?;
+                Ok(pods["items"]
+                    .as_array()
+                    .is_some_and(|items| items.is_empty())
+                    .then_some(()))
+            },
+        )?;
+        Ok(guard)
+    }
+
+    fn restart(&mut self) -> Result<()> {
+        self.restored = true;
+        kubectl(&[
+            "-n",
+            OPERATOR_NAMESPACE,
+            "scale",
+            "deployment/tusk-operator",
+            &format!("--replicas={}", self.replicas),
+        ])?;
+        kubectl(&[
+            "-n",
+            OPERATOR_NAMESPACE,
+            "rollout",
+            "status",
+            "deployment/tusk-operator",
+            "--timeout=180s",
+        ])?;
+        Ok(())
+    }
+
+    /// Scales the operator back now, reporting failure (dropping the guard does the same, ignoring errors).
+    pub fn start_again(mut self) -> Result<()> {
+        self.restart()
+    }
+}
+
+impl Drop for OperatorStopped {
+    fn drop(&mut self) {
+        if self.restored {
+            return;
+        }
+        if let Err(error) = self.restart() {
+            eprintln!("e2e: could not scale the operator back: {error:#}");
+        }
+    }
 }
 
 /// A namespace for one test: made fresh, removed on drop unless the test failed.

@@ -1,0 +1,127 @@
+//! The docs' hippo cluster in a test namespace: its manifest with a test's changes, its instances and their
+//! Patroni roles as the pods' labels show them.
+
+use crate::{get_json, local_hippo, pod_ready, wait_for};
+use anyhow::{Context, Result};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Selects hippo's pods.
+pub const CLUSTER: &str = "postgres-operator.crunchydata.com/cluster=hippo";
+/// The label key Patroni sets to `master` or `replica` on each instance pod.
+pub const ROLE: &str = "postgres-operator.crunchydata.com/role";
+/// The label key naming a pod's instance (and its StatefulSet).
+pub const INSTANCE: &str = "postgres-operator.crunchydata.com/instance";
+
+/// The docs' hippo (local images) with `replicas` instances in `instance1` and `spec_lines` (YAML indented as
+/// direct children of `spec`, e.g. `"  patroni:\n    ..."`) added at the top of its spec.
+pub fn manifest(replicas: u32, spec_lines: &str) -> String {
+    let mut out = String::new();
+    for line in local_hippo().lines() {
+        out.push_str(line);
+        out.push('\n');
+        if line == "spec:" {
+            out.push_str(spec_lines);
+            if !spec_lines.is_empty() && !spec_lines.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        if line.trim_start() == "- name: instance1" {
+            out.push_str(&format!("      replicas: {replicas}\n"));
+        }
+    }
+    out
+}
+
+/// One instance pod of hippo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// The pod's name (`hippo-instance1-xxxx-0`).
+    pub pod: String,
+    /// The instance's name, which is also its StatefulSet's (`hippo-instance1-xxxx`).
+    pub instance: String,
+    /// The pod's IP address (empty until it has one).
+    pub ip: String,
+    /// The Patroni role label (`master`, `replica`, or empty).
+    pub role: String,
+    /// Whether the pod is Ready.
+    pub ready: bool,
+}
+
+impl Instance {
+    /// Whether this is the Ready leader.
+    pub fn is_leader(&self) -> bool {
+        self.ready && self.role == "master"
+    }
+
+    /// Whether this is a Ready replica.
+    pub fn is_replica(&self) -> bool {
+        self.ready && self.role == "replica"
+    }
+}
+
+fn instance(pod: &Value) -> Instance {
+    let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
+    let labels = &pod["metadata"]["labels"];
+    Instance {
+        pod: text(&pod["metadata"]["name"]),
+        instance: text(&labels[INSTANCE]),
+        ip: text(&pod["status"]["podIP"]),
+        role: text(&labels[ROLE]),
+        ready: pod_ready(pod) && pod["metadata"]["deletionTimestamp"].is_null(),
+    }
+}
+
+/// hippo's instance pods in `namespace`, by name.
+pub fn instances(namespace: &str) -> Result<Vec<Instance>> {
+    let selector = format!("{CLUSTER},{INSTANCE}");
+    let pods = get_json(namespace, &["pods", "-l", &selector])?;
+    let mut found: Vec<Instance> = pods["items"]
+        .as_array()
+        .context("a pod list")?
+        .iter()
+        .map(instance)
+        .collect();
+    found.sort_by(|a, b| a.pod.cmp(&b.pod));
+    Ok(found)
+}
+
+/// The Ready leader and Ready replicas once there are exactly one leader and `replicas` replicas, all Ready,
+/// and no other instance pod.
+pub fn wait_for_roles(
+    namespace: &str,
+    replicas: usize,
+    timeout: Duration,
+) -> Result<(Instance, Vec<Instance>)> {
+    wait_for(
+        &format!("one Ready leader and {replicas} Ready replicas of hippo"),
+        timeout,
+        || {
+            let all = instances(namespace)?;
+            let leaders: Vec<&Instance> = all.iter().filter(|i| i.is_leader()).collect();
+            let others: Vec<Instance> = all.iter().filter(|i| i.is_replica()).cloned().collect();
+            Ok(
+                (leaders.len() == 1 && others.len() == replicas && all.len() == replicas + 1)
+                    .then(|| (leaders[0].clone(), others)),
+            )
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn manifest_adds_replicas_and_spec_lines() {
+        let hippo = super::manifest(
+            3,
+            "  patroni:\n    dynamicConfiguration: {synchronous_mode: true}",
+        );
+        assert!(
+            hippo.contains("    - name: instance1\n      replicas: 3\n      dataVolumeClaimSpec:")
+        );
+        assert!(hippo.contains(
+            "spec:\n  patroni:\n    dynamicConfiguration: {synchronous_mode: true}\n  image:"
+        ));
+        assert_eq!(hippo.matches("replicas:").count(), 1);
+    }
+}
