@@ -1,7 +1,9 @@
 //! The docs' hippo cluster in a test namespace: its manifest with a test's changes, its instances and their
 //! Patroni roles as the pods' labels show them.
 
-use crate::{get_json, local_hippo, pod_ready, wait_for};
+use crate::{
+    Namespace, get_json, install_operator, local_hippo, pod_ready, require_cluster, wait_for,
+};
 use anyhow::{Context, Result};
 use serde_json::Value;
 use std::time::Duration;
@@ -106,6 +108,24 @@ pub fn wait_for_roles(
             )
         },
     )
+}
+
+/// The start of most tests: the operator installed, `namespace` made afresh, hippo applied in it with
+/// `replicas` instances and `spec_lines` (as [`manifest`]), and its Ready leader and replicas once they are.
+pub fn start(
+    namespace: &str,
+    replicas: u32,
+    spec_lines: &str,
+) -> (Namespace, Instance, Vec<Instance>) {
+    require_cluster();
+    install_operator().expect("the operator installs and becomes available");
+    let made = Namespace::fresh(namespace).expect("namespace");
+    made.apply(&manifest(replicas, spec_lines))
+        .expect("hippo applies");
+    let others = usize::try_from(replicas.saturating_sub(1)).unwrap_or(0);
+    let (leader, replicas) = wait_for_roles(namespace, others, Duration::from_secs(420))
+        .expect("hippo's instances become Ready, one leading");
+    (made, leader, replicas)
 }
 
 #[cfg(test)]

@@ -9,9 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tusk_e2e::client::{Client, Target};
 use tusk_e2e::hippo::{self, Instance};
 use tusk_e2e::writer::{TABLE, Writer, parse_rows};
-use tusk_e2e::{
-    Namespace, OperatorStopped, install_operator, kubectl, require_cluster, uid, wait_for,
-};
+use tusk_e2e::{OperatorStopped, kubectl, uid, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-high-availability";
 
@@ -76,15 +74,8 @@ fn wait_for_return_as_replica(old: &Instance) {
 
 #[test]
 fn failover_with_and_without_the_operator() {
-    require_cluster();
     let started = Instant::now();
-    install_operator().expect("the operator installs and becomes available");
-    let namespace = Namespace::fresh(NAMESPACE).expect("namespace");
-    namespace
-        .apply(&hippo::manifest(2, ""))
-        .expect("hippo applies");
-    let (leader, _) = hippo::wait_for_roles(NAMESPACE, 1, Duration::from_secs(420))
-        .expect("a leader and a replica become Ready");
+    let (_namespace, leader, _) = hippo::start(NAMESPACE, 2, "");
     let client = Client::start(NAMESPACE).expect("the client pod runs");
     let writer = Writer::start(NAMESPACE, "writer").expect("the writer loop writes");
     eprintln!("e2e: hippo with a writer after {:.1?}", started.elapsed());

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tusk_e2e::client::{Client, Target};
 use tusk_e2e::hippo::{self, Instance};
 use tusk_e2e::writer::{TABLE, Writer, parse_rows};
-use tusk_e2e::{Namespace, get_json, install_operator, kubectl, require_cluster, wait_for};
+use tusk_e2e::{get_json, kubectl, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-rolling";
 /// The second tag `cargo xtask cluster up` gives the local PostgreSQL image.
@@ -106,14 +106,7 @@ fn setting_everywhere(client: &Client, setting: &str, value: &str) {
 
 #[test]
 fn rolling_updates_with_a_controlled_switchover() {
-    require_cluster();
-    install_operator().expect("the operator installs");
-    let namespace = Namespace::fresh(NAMESPACE).expect("namespace");
-    namespace
-        .apply(&hippo::manifest(2, ""))
-        .expect("hippo applies");
-    let (leader, replicas) =
-        hippo::wait_for_roles(NAMESPACE, 1, ROLL).expect("a leader and a replica");
+    let (namespace, leader, replicas) = hippo::start(NAMESPACE, 2, "");
     let client = Client::start(NAMESPACE).expect("the client pod runs");
     let writer = Writer::start(NAMESPACE, "writer").expect("the writer writes");
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use tusk_e2e::client::{Client, Target};
 use tusk_e2e::hippo::{self, Instance};
-use tusk_e2e::{Namespace, install_operator, require_cluster, wait_for};
+use tusk_e2e::wait_for;
 
 const NAMESPACE: &str = "tusk-e2e-scaling";
 const PRIMARY: Target = Target::Service("hippo-primary");
@@ -44,15 +44,8 @@ fn check_streaming(client: &Client, replicas: &[Instance], value: &str) {
 
 #[test]
 fn scale_one_three_two() {
-    require_cluster();
     let started = Instant::now();
-    install_operator().expect("the operator installs and becomes available");
-    let namespace = Namespace::fresh(NAMESPACE).expect("namespace");
-    namespace
-        .apply(&hippo::manifest(1, ""))
-        .expect("hippo applies");
-    let (leader, _) =
-        hippo::wait_for_roles(NAMESPACE, 0, Duration::from_secs(420)).expect("one instance leads");
+    let (namespace, leader, _) = hippo::start(NAMESPACE, 1, "");
     let client = Client::start(NAMESPACE).expect("the client pod runs");
     client
         .psql_until_ok(

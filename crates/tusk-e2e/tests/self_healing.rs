@@ -7,21 +7,14 @@
 use std::time::{Duration, Instant};
 use tusk_e2e::client::{Client, Target};
 use tusk_e2e::writer::{TABLE, Writer, parse_rows};
-use tusk_e2e::{Namespace, hippo, install_operator, kubectl, require_cluster, uid, wait_for};
+use tusk_e2e::{hippo, kubectl, uid, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-self-healing";
 
 #[test]
 fn deleted_objects_come_back_and_no_write_is_lost() {
-    require_cluster();
     let started = Instant::now();
-    install_operator().expect("the operator installs and becomes available");
-    let namespace = Namespace::fresh(NAMESPACE).expect("namespace");
-    namespace
-        .apply(&hippo::manifest(2, ""))
-        .expect("hippo applies");
-    let (leader, replicas) = hippo::wait_for_roles(NAMESPACE, 1, Duration::from_secs(420))
-        .expect("a leader and a replica become Ready");
+    let (_namespace, leader, replicas) = hippo::start(NAMESPACE, 2, "");
     let client = Client::start(NAMESPACE).expect("the client pod runs");
     let writer = Writer::start(NAMESPACE, "writer").expect("the writer loop writes");
 

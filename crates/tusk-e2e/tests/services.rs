@@ -4,21 +4,14 @@
 
 use std::time::{Duration, Instant};
 use tusk_e2e::client::{Client, Target};
-use tusk_e2e::{Namespace, hippo, install_operator, require_cluster};
+use tusk_e2e::hippo;
 
 const NAMESPACE: &str = "tusk-e2e-services";
 
 #[test]
 fn services_reach_the_right_instances() {
-    require_cluster();
     let started = Instant::now();
-    install_operator().expect("the operator installs and becomes available");
-    let namespace = Namespace::fresh(NAMESPACE).expect("namespace");
-    namespace
-        .apply(&hippo::manifest(2, ""))
-        .expect("hippo applies");
-    let (leader, replicas) = hippo::wait_for_roles(NAMESPACE, 1, Duration::from_secs(420))
-        .expect("a leader and a replica become Ready");
+    let (_namespace, leader, replicas) = hippo::start(NAMESPACE, 2, "");
     eprintln!(
         "e2e: leader {} and replica {} Ready {:.1?} after start",
         leader.pod,

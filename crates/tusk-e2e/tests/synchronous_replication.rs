@@ -5,9 +5,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tusk_e2e::client::{Client, Target};
-use tusk_e2e::{
-    Namespace, OperatorStopped, hippo, install_operator, kubectl, require_cluster, wait_for,
-};
+use tusk_e2e::{OperatorStopped, hippo, kubectl, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-synchronous-replication";
 const PRIMARY: Target = Target::Service("hippo-primary");
@@ -15,15 +13,8 @@ const SYNCHRONOUS: &str = "  patroni:\n    dynamicConfiguration:\n      synchron
 
 #[test]
 fn acknowledged_commit_survives_killing_the_primary() {
-    require_cluster();
     let started = Instant::now();
-    install_operator().expect("the operator installs and becomes available");
-    let namespace = Namespace::fresh(NAMESPACE).expect("namespace");
-    namespace
-        .apply(&hippo::manifest(2, SYNCHRONOUS))
-        .expect("hippo with synchronous_mode applies");
-    let (leader, replicas) = hippo::wait_for_roles(NAMESPACE, 1, Duration::from_secs(420))
-        .expect("a leader and a replica become Ready");
+    let (_namespace, leader, replicas) = hippo::start(NAMESPACE, 2, SYNCHRONOUS);
     let client = Client::start(NAMESPACE).expect("the client pod runs");
     wait_for(
         "Patroni to name the replica in synchronous_standby_names",

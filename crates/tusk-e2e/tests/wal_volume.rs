@@ -7,7 +7,7 @@ use std::time::Duration;
 use tusk_e2e::client::{Client, Target};
 use tusk_e2e::hippo;
 use tusk_e2e::writer::{TABLE, Writer, parse_rows};
-use tusk_e2e::{Namespace, install_operator, kubectl, require_cluster, wait_for};
+use tusk_e2e::{kubectl, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-wal-volume";
 /// Where the WAL of hippo's PostgreSQL 13 data directory goes on a WAL volume.
@@ -51,12 +51,8 @@ fn wal_everywhere(location: &str) {
 
 #[test]
 fn a_wal_volume_added_and_removed_keeps_every_row() {
-    require_cluster();
-    install_operator().expect("the operator installs");
-    let namespace = Namespace::fresh(NAMESPACE).expect("namespace");
+    let (namespace, _, _) = hippo::start(NAMESPACE, 2, "");
     let without = hippo::manifest(2, "");
-    namespace.apply(&without).expect("hippo applies");
-    hippo::wait_for_roles(NAMESPACE, 1, Duration::from_secs(420)).expect("a leader and a replica");
     let client = Client::start(NAMESPACE).expect("the client pod runs");
     let writer = Writer::start(NAMESPACE, "writer").expect("the writer writes");
 
