@@ -110,6 +110,12 @@ pub fn wait_for_roles(
     )
 }
 
+/// hippo's `status.<field>` in `namespace`, when it is a string.
+pub fn status_text(namespace: &str, field: &str) -> Option<String> {
+    let cluster = get_json(namespace, &["postgrescluster", "hippo"]).ok()?;
+    cluster["status"][field].as_str().map(str::to_string)
+}
+
 /// The start of most tests: the operator installed, `namespace` made afresh, hippo applied in it with
 /// `replicas` instances and `spec_lines` (as [`manifest`]), and its Ready leader and replicas once they are.
 pub fn start(

@@ -35,13 +35,7 @@ fn config_map(sql: &str) {
 }
 
 fn status() -> Option<String> {
-    get_json(NAMESPACE, &["postgrescluster", "hippo"])
-        .ok()
-        .and_then(|cluster| {
-            cluster["status"]["databaseInitSQL"]
-                .as_str()
-                .map(str::to_string)
-        })
+    tusk_e2e::hippo::status_text(NAMESPACE, "databaseInitSQL")
 }
 
 #[test]

@@ -30,13 +30,7 @@ fn patch_users(users: &str) {
 }
 
 fn users_revision() -> Option<String> {
-    get_json(NAMESPACE, &["postgrescluster", "hippo"])
-        .ok()
-        .and_then(|cluster| {
-            cluster["status"]["usersRevision"]
-                .as_str()
-                .map(str::to_string)
-        })
+    tusk_e2e::hippo::status_text(NAMESPACE, "usersRevision")
 }
 
 /// The password of user `user` from its Secret, once the Secret has one.

@@ -31,6 +31,21 @@ fn wal_location(pod: &str) -> anyhow::Result<String> {
     .to_string())
 }
 
+/// The names of hippo's WAL volume claims, one a line.
+fn wal_claims() -> String {
+    kubectl(&[
+        "-n",
+        NAMESPACE,
+        "get",
+        "pvc",
+        "-l",
+        "postgres-operator.crunchydata.com/role=pgwal",
+        "-o",
+        "name",
+    ])
+    .expect("the claims list")
+}
+
 /// Waits until both instances are Ready (one leading) with their WAL at `location`.
 fn wal_everywhere(location: &str) {
     wait_for(
@@ -62,34 +77,14 @@ fn a_wal_volume_added_and_removed_keeps_every_row() {
     );
     namespace.apply(&with).expect("the WAL volume is added");
     wal_everywhere(WAL_DIRECTORY);
-    let claims = kubectl(&[
-        "-n",
-        NAMESPACE,
-        "get",
-        "pvc",
-        "-l",
-        "postgres-operator.crunchydata.com/role=pgwal",
-        "-o",
-        "name",
-    ])
-    .expect("claims");
+    let claims = wal_claims();
     assert_eq!(claims.lines().count(), 2, "{claims}");
 
     namespace
         .apply(&without)
         .expect("the WAL volume is removed");
     wal_everywhere("data");
-    let kept = kubectl(&[
-        "-n",
-        NAMESPACE,
-        "get",
-        "pvc",
-        "-l",
-        "postgres-operator.crunchydata.com/role=pgwal",
-        "-o",
-        "name",
-    ])
-    .expect("claims");
+    let kept = wal_claims();
     assert_eq!(kept, claims, "the WAL volume claims are kept");
 
     let log = writer.stop().expect("the writer stops");
