@@ -10,7 +10,7 @@ use crate::instances::plan::Plan;
 use crate::instances::{self, volumes};
 use crate::{patroni, pgbackrest, pki, services, users};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
 };
@@ -63,6 +63,8 @@ pub struct Objects {
     pub user_secrets: Vec<Secret>,
     /// The scheduled backups.
     pub cron_jobs: Vec<CronJob>,
+    /// The Jobs that create the stanza in each repository (the controller creates them once the primary runs).
+    pub stanza_jobs: Vec<Job>,
     /// The namespace's root CA (shared by its clusters: no owner), and whether it was made by this build.
     pub root_ca: Option<(Secret, bool)>,
     /// The cluster's certificate Secrets: server, replication client, one per instance, pgBackRest.
@@ -142,6 +144,7 @@ pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Result<Objects,
         volumes: backups.repo_volumes,
         statefulsets: backups.repo_host.into_iter().collect(),
         cron_jobs: backups.cron_jobs,
+        stanza_jobs: backups.stanza_jobs,
         disruption_budgets: instances::disruption_budget::disruption_budgets(cluster),
         user_secrets: users::secrets(cluster, inputs.secrets),
     };
@@ -189,6 +192,7 @@ impl Objects {
         out.extend(self.statefulsets.iter().map(to_json));
         out.extend(self.disruption_budgets.iter().map(to_json));
         out.extend(self.cron_jobs.iter().map(to_json));
+        out.extend(self.stanza_jobs.iter().map(to_json));
         out.extend(self.root_ca.iter().map(|(root, _)| to_json(root)));
         out.extend(self.certificates.iter().map(to_json));
         out.extend(self.user_secrets.iter().map(to_json));

@@ -14,6 +14,7 @@ mod reconcile;
 mod retire;
 mod rollout;
 mod sql;
+mod stanza;
 pub mod status;
 mod users;
 

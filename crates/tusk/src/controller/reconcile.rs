@@ -4,9 +4,11 @@ use super::apply::apply_all;
 use super::certificates;
 use super::client_tls;
 use super::observe::observe;
+use super::pod_changes::is_ready;
 use super::prune::prune;
 use super::retire::retire;
 use super::rollout;
+use super::stanza;
 use super::{Context, FIELD_MANAGER, events, status};
 use super::{init_sql, users};
 use crate::instances::plan;
@@ -210,6 +212,19 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     let users = users::reconcile(context, &cluster, &objects).await;
     let primary_ready = users.done && users.revision.is_some();
     let init_sql = init_sql::reconcile(context, &cluster, &objects, primary_ready).await?;
+    let leader_ready = observation.pods.iter().any(|pod| {
+        pod.labels().get(naming::labels::ROLE).map(String::as_str)
+            == Some(naming::labels::ROLE_PATRONI_LEADER)
+            && is_ready(pod)
+    });
+    let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
+    let stanzas = stanza::reconcile(
+        context,
+        &cluster,
+        &objects.stanza_jobs,
+        leader_ready && !standby,
+    )
+    .await?;
     let rolling = match operator_tls(&objects) {
         Some(tls) => rollout::roll(context, &cluster, &observation, &plan, tls).await?,
         None => false,
@@ -234,6 +249,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         &cluster,
         &observation.volumes,
         observation.repo_host.as_ref(),
+        &stanzas,
     );
     let waiting: Vec<String> = plan
         .waiting_for_switchover

@@ -160,6 +160,13 @@ pub fn manual_backup_job(cluster: &str, suffix: &str) -> String {
     format!("{cluster}-backup-{suffix}")
 }
 
+/// The Job that creates the stanza in `repo` for the repository configuration of hash `config_hash`:
+/// `<cluster>-stanza-<repo>-<first 8 characters of the hash>`, so that a new configuration gets a new Job.
+pub fn stanza_job(cluster: &str, repo: &str, config_hash: &str) -> String {
+    let short: String = config_hash.chars().take(8).collect();
+    format!("{cluster}-stanza-{repo}-{short}")
+}
+
 /// A volume repository's claim: `<cluster>-<repo>`.
 pub fn repo_volume(cluster: &str, repo: &str) -> String {
     format!("{cluster}-{repo}")

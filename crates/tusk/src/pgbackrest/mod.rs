@@ -39,11 +39,12 @@ pub mod projections;
 pub mod repo_host;
 pub mod schedules;
 pub mod sidecar;
+pub mod stanza;
 pub mod volumes;
 
 use crate::images::Images;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, ServiceAccount};
 use std::collections::BTreeMap;
 use tusk_api::PostgresCluster;
@@ -99,6 +100,8 @@ pub struct Backups {
     pub service_account: Option<ServiceAccount>,
     /// One CronJob per backup schedule.
     pub cron_jobs: Vec<CronJob>,
+    /// One Job per repository that creates the stanza there.
+    pub stanza_jobs: Vec<Job>,
 }
 
 /// Builds every pgBackRest object of `cluster`, whose instances are `instances` (StatefulSet names), keeping
@@ -121,6 +124,7 @@ pub fn backups(
         repo_host,
         service_account,
         cron_jobs: schedules::cron_jobs(cluster, images, &files.repo_hash)?,
+        stanza_jobs: stanza::stanza_jobs(cluster, images, &files.repo_hash)?,
         instance_config_hash: files.instance_hash,
         repo_config_hash: files.repo_hash,
     })
