@@ -63,8 +63,8 @@ pub struct Objects {
     pub user_secrets: Vec<Secret>,
     /// The scheduled backups.
     pub cron_jobs: Vec<CronJob>,
-    /// The Jobs that create the stanza in each repository (the controller creates them once the primary runs).
-    pub stanza_jobs: Vec<Job>,
+    /// The Job that creates the stanza in the repositories (the controller creates it once the primary runs).
+    pub stanza_job: Option<Job>,
     /// The namespace's root CA (shared by its clusters: no owner), and whether it was made by this build.
     pub root_ca: Option<(Secret, bool)>,
     /// The cluster's certificate Secrets: server, replication client, one per instance, pgBackRest.
@@ -144,7 +144,7 @@ pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Result<Objects,
         volumes: backups.repo_volumes,
         statefulsets: backups.repo_host.into_iter().collect(),
         cron_jobs: backups.cron_jobs,
-        stanza_jobs: backups.stanza_jobs,
+        stanza_job: backups.stanza_job,
         disruption_budgets: instances::disruption_budget::disruption_budgets(cluster),
         user_secrets: users::secrets(cluster, inputs.secrets),
     };
@@ -192,7 +192,7 @@ impl Objects {
         out.extend(self.statefulsets.iter().map(to_json));
         out.extend(self.disruption_budgets.iter().map(to_json));
         out.extend(self.cron_jobs.iter().map(to_json));
-        out.extend(self.stanza_jobs.iter().map(to_json));
+        out.extend(self.stanza_job.iter().map(to_json));
         out.extend(self.root_ca.iter().map(|(root, _)| to_json(root)));
         out.extend(self.certificates.iter().map(to_json));
         out.extend(self.user_secrets.iter().map(to_json));

@@ -218,10 +218,10 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
             && is_ready(pod)
     });
     let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
-    let stanzas = stanza::reconcile(
+    let stanza_created = stanza::reconcile(
         context,
         &cluster,
-        &objects.stanza_jobs,
+        objects.stanza_job.as_ref(),
         leader_ready && !standby,
     )
     .await?;
@@ -249,7 +249,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         &cluster,
         &observation.volumes,
         observation.repo_host.as_ref(),
-        &stanzas,
+        stanza_created,
     );
     let waiting: Vec<String> = plan
         .waiting_for_switchover

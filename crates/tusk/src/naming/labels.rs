@@ -40,7 +40,7 @@ pub const PGBACKREST_DEDICATED: &str = "postgres-operator.crunchydata.com/pgback
 pub const PGBACKREST_BACKUP: &str = "postgres-operator.crunchydata.com/pgbackrest-backup";
 /// The backup type of a schedule's CronJob (value: `full`, `diff` or `incr`).
 pub const PGBACKREST_CRONJOB: &str = "postgres-operator.crunchydata.com/pgbackrest-cronjob";
-/// Marks the Job that creates the stanza in a repository (empty value).
+/// Marks the Job that creates the stanza in the repositories (empty value).
 pub const PGBACKREST_STANZA: &str = "postgres-operator.crunchydata.com/pgbackrest-stanza";
 /// Marks a restore Job (empty value).
 pub const PGBACKREST_RESTORE: &str = "postgres-operator.crunchydata.com/pgbackrest-restore";
@@ -180,9 +180,9 @@ pub fn pgbackrest_backup_job(cluster: &str, repo: &str, kind: &str) -> Labels {
     labels
 }
 
-/// The labels of the Job that creates the stanza in `repo`.
-pub fn pgbackrest_stanza_job(cluster: &str, repo: &str) -> Labels {
-    let mut labels = pgbackrest_repo(cluster, repo);
+/// The labels of the Job that creates the stanza in the repositories.
+pub fn pgbackrest_stanza_job(cluster: &str) -> Labels {
+    let mut labels = pgbackrest(cluster);
     labels.insert(PGBACKREST_STANZA.into(), String::new());
     labels
 }

@@ -160,11 +160,11 @@ pub fn manual_backup_job(cluster: &str, suffix: &str) -> String {
     format!("{cluster}-backup-{suffix}")
 }
 
-/// The Job that creates the stanza in `repo` for the repository configuration of hash `config_hash`:
-/// `<cluster>-stanza-<repo>-<first 8 characters of the hash>`, so that a new configuration gets a new Job.
-pub fn stanza_job(cluster: &str, repo: &str, config_hash: &str) -> String {
+/// The Job that creates the stanza for the repository configuration of hash `config_hash`:
+/// `<cluster>-stanza-<first 8 characters of the hash>`, so that a new configuration gets a new Job.
+pub fn stanza_job(cluster: &str, config_hash: &str) -> String {
     let short: String = config_hash.chars().take(8).collect();
-    format!("{cluster}-stanza-{repo}-{short}")
+    format!("{cluster}-stanza-{short}")
 }
 
 /// A volume repository's claim: `<cluster>-<repo>`.

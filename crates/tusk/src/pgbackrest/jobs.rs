@@ -53,12 +53,12 @@ pub fn backup_command(target: Target<'_>, options: &[String]) -> Vec<String> {
     command
 }
 
-/// The spec of a Job of `cluster` that runs `command` against `target`. `pod_labels` are the Job's own
-/// labels; `config_hash` goes on the pod as the `pgbackrest-hash` annotation.
+/// The spec of a Job of `cluster` that runs `command` against `targets` (it mounts the volume ones).
+/// `pod_labels` are the Job's own labels; `config_hash` goes on the pod as the `pgbackrest-hash` annotation.
 pub fn job_spec(
     cluster: &PostgresCluster,
     images: &Images,
-    target: Target<'_>,
+    targets: &[Target<'_>],
     command: Vec<String>,
     pod_labels: Labels,
     config_hash: &str,
@@ -75,7 +75,7 @@ pub fn job_spec(
     let mut volumes = vec![config_volume(job_projections(cluster)), pods::tmp_volume()];
     let mut mounts = vec![config_mount(), pods::tmp_mount()];
     let mut affinity = None;
-    if target.volume {
+    for target in targets.iter().filter(|target| target.volume) {
         volumes.push(Volume {
             name: target.name.into(),
             persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
@@ -179,7 +179,7 @@ mod tests {
         let spec = job_spec(
             &hippo(),
             &Images::default(),
-            VOLUME,
+            &[VOLUME],
             vec!["pgbackrest".into()],
             labels::pgbackrest_backup_job("hippo", "repo1", labels::BACKUP_MANUAL),
             "abc",

@@ -59,7 +59,7 @@ pub fn manual_backup_job(
         spec: Some(job_spec(
             cluster,
             images,
-            target,
+            &[target],
             backup_command(target, &options),
             ours,
             config_hash,

@@ -100,8 +100,8 @@ pub struct Backups {
     pub service_account: Option<ServiceAccount>,
     /// One CronJob per backup schedule.
     pub cron_jobs: Vec<CronJob>,
-    /// One Job per repository that creates the stanza there.
-    pub stanza_jobs: Vec<Job>,
+    /// The Job that creates the stanza in the repositories.
+    pub stanza_job: Option<Job>,
 }
 
 /// Builds every pgBackRest object of `cluster`, whose instances are `instances` (StatefulSet names), keeping
@@ -124,7 +124,7 @@ pub fn backups(
         repo_host,
         service_account,
         cron_jobs: schedules::cron_jobs(cluster, images, &files.repo_hash)?,
-        stanza_jobs: stanza::stanza_jobs(cluster, images, &files.repo_hash)?,
+        stanza_job: stanza::stanza_job(cluster, images, &files.repo_hash)?,
         instance_config_hash: files.instance_hash,
         repo_config_hash: files.repo_hash,
     })

@@ -61,7 +61,7 @@ pub fn cron_jobs(
                         spec: Some(job_spec(
                             cluster,
                             images,
-                            target,
+                            &[target],
                             command,
                             ours,
                             config_hash,

@@ -1,7 +1,8 @@
-//! The Jobs that create the stanza in each repository (`pgbackrest stanza-create`), which must exist before
+//! The Job that creates the stanza in the repositories (`pgbackrest stanza-create`), which must exist before
 //! WAL can be archived or a backup taken. PGO runs the command in a pod through `pods/exec`; Tusk runs it in a
-//! Job shaped like a backup Job (the repository host's part, see [`super::jobs`]). The command is idempotent:
-//! on a repository that already has the stanza of this cluster it succeeds and changes nothing.
+//! Job shaped like a backup Job (the repository host's part, see [`super::jobs`]). pgBackRest creates the
+//! stanza in every configured repository at once (`stanza-create` takes no `--repo`), so the Job mounts every
+//! volume repository. The command is idempotent: where the stanza of this cluster exists it changes nothing.
 
 use super::jobs::{Target, job_spec};
 use super::{ConfigError, STANZA, repo_path, repos};
@@ -11,59 +12,61 @@ use crate::naming::{labels, names};
 use k8s_openapi::api::batch::v1::Job;
 use tusk_api::PostgresCluster;
 
-/// How often a stanza Job's pod is retried before the Job fails (the controller then starts a new one).
+/// How often the stanza Job's pod is retried before the Job fails (the controller then starts a new one).
 const BACKOFF_LIMIT: i32 = 3;
 
-/// One Job per repository of `cluster`, for the repository configuration of hash `config_hash`.
-pub fn stanza_jobs(
+/// The stanza Job of `cluster` for the repository configuration of hash `config_hash`; `None` without
+/// repositories.
+pub fn stanza_job(
     cluster: &PostgresCluster,
     images: &Images,
     config_hash: &str,
-) -> Result<Vec<Job>, ConfigError> {
+) -> Result<Option<Job>, ConfigError> {
     let name = cluster.metadata.name.as_deref().unwrap_or_default();
-    let metadata = cluster.spec.backups.pgbackrest.metadata.as_ref();
-    repos(cluster)?
-        .into_iter()
-        .map(|(number, repo, _)| {
-            let target = Target {
-                name: &repo.name,
-                number,
-                volume: repo.volume.is_some(),
-            };
-            let ours = labels::pgbackrest_stanza_job(name, &repo.name);
-            let mut spec = job_spec(
-                cluster,
-                images,
-                target,
-                command(target),
-                ours.clone(),
-                config_hash,
-            );
-            spec.backoff_limit = Some(BACKOFF_LIMIT);
-            Ok(Job {
-                metadata: owned_by(
-                    cluster,
-                    names::stanza_job(name, &repo.name, config_hash),
-                    metadata,
-                    ours,
-                ),
-                spec: Some(spec),
-                ..Job::default()
-            })
+    let repos = repos(cluster)?;
+    if repos.is_empty() {
+        return Ok(None);
+    }
+    let targets: Vec<Target<'_>> = repos
+        .iter()
+        .map(|(number, repo, _)| Target {
+            name: &repo.name,
+            number: *number,
+            volume: repo.volume.is_some(),
         })
-        .collect()
+        .collect();
+    let ours = labels::pgbackrest_stanza_job(name);
+    let mut spec = job_spec(
+        cluster,
+        images,
+        &targets,
+        command(&targets),
+        ours.clone(),
+        config_hash,
+    );
+    spec.backoff_limit = Some(BACKOFF_LIMIT);
+    Ok(Some(Job {
+        metadata: owned_by(
+            cluster,
+            names::stanza_job(name, config_hash),
+            cluster.spec.backups.pgbackrest.metadata.as_ref(),
+            ours,
+        ),
+        spec: Some(spec),
+        ..Job::default()
+    }))
 }
 
-/// `pgbackrest stanza-create` for `target` (a volume repository keeps its locks on the volume, as backups do).
-fn command(target: Target<'_>) -> Vec<String> {
+/// `pgbackrest stanza-create`; with a volume repository, its locks are kept on the first one's volume, as
+/// backups keep theirs.
+fn command(targets: &[Target<'_>]) -> Vec<String> {
     let mut command = vec![
         "pgbackrest".to_string(),
         "stanza-create".into(),
         format!("--stanza={STANZA}"),
-        format!("--repo={}", target.number),
     ];
-    if target.volume {
-        command.push(format!("--lock-path={}/lock", repo_path(target.number)));
+    if let Some(volume) = targets.iter().find(|target| target.volume) {
+        command.push(format!("--lock-path={}/lock", repo_path(volume.number)));
     }
     command.extend([
         "--log-level-console=info".into(),
@@ -78,23 +81,33 @@ mod tests {
     use crate::pgbackrest::tests::hippo;
 
     #[test]
-    fn one_job_per_repository_named_after_the_configuration() {
-        let jobs = stanza_jobs(&hippo(), &Images::default(), "0123456789abcdef").expect("jobs");
-        assert_eq!(jobs.len(), 1);
-        let job = &jobs[0];
-        assert_eq!(
-            job.metadata.name.as_deref(),
-            Some("hippo-stanza-repo1-01234567")
-        );
+    fn one_job_for_every_repository_named_after_the_configuration() {
+        let job = stanza_job(&hippo(), &Images::default(), "0123456789abcdef")
+            .expect("valid")
+            .expect("a job");
+        assert_eq!(job.metadata.name.as_deref(), Some("hippo-stanza-01234567"));
         let labels = job.metadata.labels.as_ref().expect("labels");
-        assert_eq!(labels[labels::PGBACKREST_REPO], "repo1");
         assert!(labels.contains_key(labels::PGBACKREST_STANZA));
         let spec = job.spec.as_ref().expect("spec");
         assert_eq!(spec.backoff_limit, Some(BACKOFF_LIMIT));
-        let container = &spec.template.spec.as_ref().expect("pod").containers[0];
+        let pod = spec.template.spec.as_ref().expect("pod");
         assert_eq!(
-            container.command.as_deref().unwrap_or_default()[..4],
-            ["pgbackrest", "stanza-create", "--stanza=db", "--repo=1"]
+            pod.containers[0].command.as_deref().unwrap_or_default(),
+            [
+                "pgbackrest",
+                "stanza-create",
+                "--stanza=db",
+                "--lock-path=/pgbackrest/repo1/lock",
+                "--log-level-console=info",
+                "--log-level-file=off"
+            ]
+        );
+        assert!(
+            pod.volumes
+                .iter()
+                .flatten()
+                .any(|v| v.name == "repo1" && v.persistent_volume_claim.is_some()),
+            "the volume repository is mounted"
         );
     }
 }

@@ -4,19 +4,19 @@
 use crate::naming::names;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use tusk_api::PostgresCluster;
 use tusk_api::status::{PgBackRestStatus, RepoHostStatus, RepoStatus};
 
 /// The repositories of `cluster` in the spec's order, each `volume` repository with its claim's name and
-/// whether it is bound (among `claims`, by name), each with whether its stanza exists (`stanzas`: the
-/// repositories whose stanza Job succeeded), and the repository host's readiness from `repo_host` when the
-/// cluster has one. `None` when the cluster declares no repository.
+/// whether it is bound (among `claims`, by name), each with whether its stanza exists (`stanza_created`: the
+/// stanza Job succeeded), and the repository host's readiness from `repo_host` when the cluster has one.
+/// `None` when the cluster declares no repository.
 pub fn pgbackrest(
     cluster: &PostgresCluster,
     claims: &BTreeMap<String, PersistentVolumeClaim>,
     repo_host: Option<&StatefulSet>,
-    stanzas: &BTreeSet<String>,
+    stanza_created: bool,
 ) -> Option<PgBackRestStatus> {
     let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
     let spec = &cluster.spec.backups.pgbackrest;
@@ -29,7 +29,7 @@ pub fn pgbackrest(
         .map(|repo| {
             let mut status = RepoStatus {
                 name: repo.name.clone(),
-                stanza_created: Some(stanzas.contains(&repo.name)),
+                stanza_created: Some(stanza_created),
                 ..RepoStatus::default()
             };
             if repo.volume.is_some() {
@@ -71,7 +71,7 @@ mod tests {
     use super::pgbackrest;
     use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
     use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PersistentVolumeClaimStatus};
-    use std::collections::{BTreeMap, BTreeSet};
+    use std::collections::BTreeMap;
     use tusk_api::PostgresCluster;
 
     fn cluster(repos: &str) -> PostgresCluster {
@@ -105,7 +105,7 @@ spec:
     fn a_volume_repository_reports_its_claim_and_whether_it_is_bound() {
         let cluster = cluster(VOLUME_AND_S3);
         let pending = BTreeMap::from([("hippo-repo1".to_string(), claim("Pending"))]);
-        let status = pgbackrest(&cluster, &pending, None, &BTreeSet::new()).unwrap();
+        let status = pgbackrest(&cluster, &pending, None, false).unwrap();
         let repos = status.repos.unwrap();
         assert_eq!(repos[0].name, "repo1");
         assert_eq!(repos[0].volume.as_deref(), Some("hippo-repo1"));
@@ -122,19 +122,18 @@ spec:
             }),
             ..StatefulSet::default()
         };
-        let stanzas = BTreeSet::from(["repo1".to_string()]);
-        let status = pgbackrest(&cluster, &bound, Some(&host), &stanzas).unwrap();
+        let status = pgbackrest(&cluster, &bound, Some(&host), true).unwrap();
         let repos = status.repos.unwrap();
         assert_eq!(repos[0].bound, Some(true));
         assert_eq!(repos[0].stanza_created, Some(true));
-        assert_eq!(repos[1].stanza_created, Some(false));
+        assert_eq!(repos[1].stanza_created, Some(true));
         assert_eq!(status.repo_host.unwrap().ready, Some(true));
     }
 
     #[test]
     fn cloud_repositories_alone_have_no_repository_host() {
         let cluster = cluster("[{name: repo1, gcs: {bucket: b}}]");
-        let status = pgbackrest(&cluster, &BTreeMap::new(), None, &BTreeSet::new()).unwrap();
+        let status = pgbackrest(&cluster, &BTreeMap::new(), None, false).unwrap();
         assert!(status.repo_host.is_none());
     }
 }
