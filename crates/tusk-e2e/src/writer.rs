@@ -3,7 +3,7 @@
 //! CA), and logs `ok <n> <epoch-ms> <server address>` or `fail <n> <epoch-ms> <error>` after each attempt. Tests read its log to
 //! learn which writes were acknowledged and how long writes were refused.
 
-use crate::client::psql_pod;
+use crate::client::{Client, Target, psql_pod};
 use crate::{get_json, kubectl, kubectl_with, wait_for};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeSet;
@@ -80,6 +80,11 @@ impl WriterLog {
     /// The sequence numbers acknowledged as committed.
     pub fn committed(&self) -> BTreeSet<u64> {
         self.attempts.iter().filter(|a| a.ok).map(|a| a.n).collect()
+    }
+
+    /// The acknowledged writes that are not among `rows` (what [`rows`] read): lost writes.
+    pub fn lost(&self, rows: &BTreeSet<u64>) -> Vec<u64> {
+        self.committed().difference(rows).copied().collect()
     }
 
     /// How many attempts were refused.
@@ -177,6 +182,17 @@ impl Writer {
         }
         Ok(WriterLog::parse(&text))
     }
+}
+
+/// The sequence numbers in [`TABLE`] now, read through `hippo-primary` (tried for up to two minutes, as a
+/// primary may just be coming back).
+pub fn rows(client: &Client) -> Result<BTreeSet<u64>> {
+    let output = client.psql_until_ok(
+        Target::Service("hippo-primary"),
+        &format!("select n from {TABLE}"),
+        Duration::from_secs(120),
+    )?;
+    parse_rows(&output)
 }
 
 /// The sequence numbers of `TABLE` as psql printed them (one a line).

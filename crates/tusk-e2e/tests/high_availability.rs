@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tusk_e2e::client::{Client, Target};
 use tusk_e2e::hippo::{self, Instance};
-use tusk_e2e::writer::{TABLE, Writer, parse_rows};
+use tusk_e2e::writer::{self, Writer};
 use tusk_e2e::{OperatorStopped, kubectl, uid, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-high-availability";
@@ -128,17 +128,7 @@ fn failover_with_and_without_the_operator() {
     wait_for_return_as_replica(&promoted);
 
     let log = writer.stop().expect("the writer stops");
-    let rows = client
-        .psql(
-            Target::Service("hippo-primary"),
-            &format!("select n from {TABLE}"),
-        )
-        .expect("the rows read");
-    let lost: Vec<u64> = log
-        .committed()
-        .difference(&parse_rows(&rows).expect("numbers"))
-        .copied()
-        .collect();
+    let lost = log.lost(&writer::rows(&client).expect("the rows read"));
     eprintln!(
         "e2e: writer: {} committed, {} refused, longest refusal {:.1?}, lost after two failovers: {lost:?}",
         log.committed().len(),

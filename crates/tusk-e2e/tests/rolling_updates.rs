@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tusk_e2e::client::{Client, Target};
 use tusk_e2e::hippo::{self, Instance};
-use tusk_e2e::writer::{TABLE, Writer, parse_rows};
+use tusk_e2e::writer::{self, Writer};
 use tusk_e2e::{get_json, kubectl, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-rolling";
@@ -188,19 +188,8 @@ fn rolling_updates_with_a_controlled_switchover() {
         log.longest_refusal().as_secs_f64(),
         log.committed().len()
     );
-    let read = |what: &str| {
-        let rows = client
-            .psql_until_ok(
-                Target::Service("hippo-primary"),
-                &format!("select n from {TABLE}"),
-                Duration::from_secs(120),
-            )
-            .expect(what);
-        parse_rows(&rows).expect("rows")
-    };
-    let rows = read("the rows");
-    let committed = log.committed();
-    let lost: Vec<&u64> = committed.difference(&rows).collect();
+    let rows = writer::rows(&client).expect("the rows");
+    let lost = log.lost(&rows);
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
 
     // Test 9: shutdown stops every instance; starting again brings the same rows back.
@@ -211,5 +200,8 @@ fn rolling_updates_with_a_controlled_switchover() {
     .expect("shutdown stops every instance");
     patch(r#"{"spec":{"shutdown":false}}"#);
     hippo::wait_for_roles(NAMESPACE, 1, ROLL).expect("both Ready after the shutdown");
-    assert_eq!(read("the rows after the shutdown"), rows);
+    assert_eq!(
+        writer::rows(&client).expect("the rows after the shutdown"),
+        rows
+    );
 }

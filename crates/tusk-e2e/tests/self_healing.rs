@@ -5,8 +5,8 @@
 //! writer saw committed is in the table: no write is lost.
 
 use std::time::{Duration, Instant};
-use tusk_e2e::client::{Client, Target};
-use tusk_e2e::writer::{TABLE, Writer, parse_rows};
+use tusk_e2e::client::Client;
+use tusk_e2e::writer::{self, Writer};
 use tusk_e2e::{hippo, kubectl, uid, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-self-healing";
@@ -65,14 +65,7 @@ fn deleted_objects_come_back_and_no_write_is_lost() {
     let (after, _) = hippo::wait_for_roles(NAMESPACE, 1, Duration::from_secs(60))
         .expect("still a leader and a replica");
     let log = writer.stop().expect("the writer stops");
-    let rows = client
-        .psql(
-            Target::Service("hippo-primary"),
-            &format!("select n from {TABLE}"),
-        )
-        .expect("the rows read");
-    let rows = parse_rows(&rows).expect("numbers");
-    let lost: Vec<u64> = log.committed().difference(&rows).copied().collect();
+    let lost = log.lost(&writer::rows(&client).expect("the rows read"));
     eprintln!(
         "e2e: writer: {} committed, {} refused, longest stretch without an accepted write {:.1?}; leader {} → {}",
         log.committed().len(),

@@ -4,9 +4,9 @@
 //! acknowledged row is there at the end, and the WAL volume claims are kept (Tusk never deletes them).
 
 use std::time::Duration;
-use tusk_e2e::client::{Client, Target};
+use tusk_e2e::client::Client;
 use tusk_e2e::hippo;
-use tusk_e2e::writer::{TABLE, Writer, parse_rows};
+use tusk_e2e::writer::{self, Writer};
 use tusk_e2e::{kubectl, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-wal-volume";
@@ -88,20 +88,11 @@ fn a_wal_volume_added_and_removed_keeps_every_row() {
     assert_eq!(kept, claims, "the WAL volume claims are kept");
 
     let log = writer.stop().expect("the writer stops");
-    let rows = client
-        .psql_until_ok(
-            Target::Service("hippo-primary"),
-            &format!("select n from {TABLE}"),
-            Duration::from_secs(120),
-        )
-        .expect("the rows");
-    let rows = parse_rows(&rows).expect("rows");
-    let committed = log.committed();
-    let lost: Vec<&u64> = committed.difference(&rows).collect();
+    let lost = log.lost(&writer::rows(&client).expect("the rows"));
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
     eprintln!(
         "e2e: WAL volume added and removed; {} writes acknowledged, none lost; longest stretch without an accepted write {:.1}s",
-        committed.len(),
+        log.committed().len(),
         log.longest_refusal().as_secs_f64()
     );
 }
