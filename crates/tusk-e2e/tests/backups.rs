@@ -1,12 +1,14 @@
-//! Issue #6, end-to-end tests 1–4 on one hippo (a volume repository on the repository host), in order:
+//! Issue #6, end-to-end tests 1–4 and 9 on one hippo (a volume repository on the repository host), in order:
 //!
 //! 1. the stanza is created, WAL is archived (and `status.pgbackrest.walArchiving` says so), and a full backup
 //!    exists soon after creation (`replicaCreateBackupComplete`), as PGO does;
-//! 2. a schedule's CronJob fires and its backup appears in `pgbackrest info`; `shutdown` suspends the CronJobs;
+//! 2. full, differential and incremental CronJobs fire and their backups appears in `pgbackrest info`; `shutdown` suspends the CronJobs;
 //! 3. manual backups: `spec.backups.pgbackrest.manual` + the `pgbackrest-backup` annotation run one Job, the
 //!    status reports it; a new annotation value runs another; a failing backup is reported and the cluster
 //!    keeps taking writes;
-//! 4. retention: `repo1-retention-full: "1"` expires the older full backup and its dependents.
+//! 4. retention: `repo1-retention-full: "1"` expires the older full backup and its dependents;
+//! 9. a new replica is made from the latest backup by pgBackRest (Patroni's `pgbackrest` replica method), not
+//!    copied from the primary, and has every row.
 //!
 //! Every step checks what pgBackRest lists in the repository, not only Job statuses, and the rows written
 //! meanwhile.
@@ -209,34 +211,37 @@ fn backups_are_taken_reported_scheduled_and_expired() {
         "the failed backup left nothing behind"
     );
 
-    // 2. A schedule fires.
+    // 2. Full, differential and incremental schedules fire (at the same minute: pgBackRest's lock on the
+    // repository serializes them, and a Job that met the lock is retried).
     let before_schedule = backups(NAMESPACE, "hippo").expect("pgbackrest info");
     patch(
         "json",
-        r#"[{"op":"add","path":"/spec/backups/pgbackrest/repos/0/schedules","value":{"incremental":"* * * * *"}}]"#,
+        r#"[{"op":"add","path":"/spec/backups/pgbackrest/repos/0/schedules",
+             "value":{"full":"* * * * *","differential":"* * * * *","incremental":"* * * * *"}}]"#,
     );
-    let scheduled = wait_for(
-        "a scheduled incremental backup succeeded",
-        Duration::from_secs(240),
+    let mut succeeded = std::collections::BTreeSet::new();
+    wait_for(
+        "a scheduled backup of each type succeeded",
+        Duration::from_secs(300),
         || {
             let scheduled = status(NAMESPACE, "hippo")?["scheduledBackups"].clone();
-            Ok(scheduled
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|run| {
-                    run["cronJobName"] == "hippo-pgbackrest-repo1-incr" && run["succeeded"] == 1
-                })
-                .cloned())
+            for run in scheduled.as_array().into_iter().flatten() {
+                if run["succeeded"] == 1 {
+                    succeeded.insert(run["type"].as_str().unwrap_or_default().to_string());
+                }
+            }
+            Ok((succeeded.len() == 3).then_some(()))
         },
     )
-    .expect("the CronJob fires and its backup succeeds");
-    eprintln!("e2e: scheduled backup: {scheduled}");
+    .expect("the CronJobs fire and their backups succeed");
     let added = new_backups(&before_schedule);
-    assert!(
-        !added.is_empty() && added.iter().all(|b| b.type_ == "incr"),
-        "the scheduled backups are incremental: {added:?}"
-    );
+    for type_ in ["full", "diff", "incr"] {
+        assert!(
+            added.iter().any(|b| b.type_ == type_),
+            "a scheduled {type_} backup in the repository: {added:?}"
+        );
+    }
+    eprintln!("e2e: scheduled backups taken: {added:?}");
 
     // 4. Retention: a new full backup expires the older one and what depends on it. A new pgBackRest
     // configuration replaces the instance pod (its template carries the configuration's hash): wait for it.
@@ -264,6 +269,45 @@ fn backups_are_taken_reported_scheduled_and_expired() {
     );
     let rows = count_rows(&pod);
     assert!(rows >= 2, "the rows are all there: {rows}");
+
+    // 9. A new replica is restored from the latest backup (and then replays WAL), not copied from the primary.
+    psql(
+        &pod,
+        "create table tusk_e2e_bulk as \
+         select g, repeat('x', 200) as filler from generate_series(1, 200000) g",
+    )
+    .expect("bulk rows");
+    let manual = manual_backup("fifth", r#"["--type=incr"]"#);
+    assert_eq!(manual["succeeded"], 1, "{manual}");
+    psql(
+        &pod,
+        "insert into tusk_e2e_bulk values (0, 'after the backup')",
+    )
+    .expect("a row");
+    patch(
+        "json",
+        r#"[{"op":"add","path":"/spec/instances/0/replicas","value":2}]"#,
+    );
+    let scaled = Instant::now();
+    let (_, replicas) = hippo::wait_for_roles(NAMESPACE, 1, Duration::from_secs(300))
+        .expect("the new replica becomes Ready");
+    let replica = &replicas[0];
+    eprintln!(
+        "e2e: new replica {} Ready in {:.1} s",
+        replica.pod,
+        scaled.elapsed().as_secs_f64()
+    );
+    let log = kubectl(&["-n", NAMESPACE, "logs", &replica.pod, "-c", "database"]).expect("logs");
+    assert!(
+        log.contains("replica has been created using pgbackrest"),
+        "Patroni made the replica with pgBackRest:\n{log}"
+    );
+    let copied = wait_for("the replica has every row", Duration::from_secs(60), || {
+        let count = psql(&replica.pod, "select count(*) from tusk_e2e_bulk")?;
+        Ok((count == "200001").then_some(count))
+    })
+    .expect("the replica catches up");
+    eprintln!("e2e: the replica has {copied} bulk rows");
 
     // 2 (end). Shutting down suspends the schedules.
     patch(
