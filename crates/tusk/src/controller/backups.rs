@@ -52,13 +52,21 @@ pub async fn reconcile(
             })
             .collect()
     };
+    // One backup at a time: the operator starts none while another runs (scheduled ones included); the
+    // lock of `pgbackrest::jobs::lock_repo` serializes what the CronJobs start meanwhile.
+    let busy = existing.iter().any(|job| {
+        (job.labels().contains_key(labels::PGBACKREST_BACKUP)
+            || job.labels().contains_key(labels::PGBACKREST_CRONJOB))
+            && jobs::state(job) == JobState::Running
+    });
+    let can_start = can_back_up && !busy;
     let replica_create_complete = replica_create(
         context,
         cluster,
         &api,
         objects.replica_create_job.as_ref(),
         &of_kind(labels::BACKUP_REPLICA_CREATE),
-        can_back_up,
+        can_start,
     )
     .await?;
     let manual = manual(
@@ -67,7 +75,7 @@ pub async fn reconcile(
         &api,
         &objects.pgbackrest_repo_hash,
         &of_kind(labels::BACKUP_MANUAL),
-        can_back_up,
+        can_start,
     )
     .await?;
     let scheduled = scheduled(existing);
@@ -151,8 +159,8 @@ fn recorded_complete(cluster: &PostgresCluster) -> bool {
 }
 
 /// Follows the manual backup the `pgbackrest-backup` annotation asks for: creates its Job when the request is
-/// new (after an earlier one finished, whose Job it then deletes), reports a request that cannot be built, and
-/// publishes an event when the backup finishes. The status of the latest request.
+/// new and no backup runs (`can_back_up`), deleting the Job of the request before; reports a request that
+/// cannot be built; publishes an event when the backup finishes. The status of the latest request.
 async fn manual(
     context: &Context,
     cluster: &PostgresCluster,

@@ -8,7 +8,7 @@
 //! repository), as in PGO.
 
 use super::config::hash;
-use super::jobs::{Target, backup_command, job_spec};
+use super::jobs::{Target, backup_job_spec};
 use super::{ConfigError, repo_number};
 use crate::images::Images;
 use crate::metadata::owned_by;
@@ -65,14 +65,7 @@ pub fn manual_backup_job(
         .annotations
         .get_or_insert_with(Default::default)
         .insert(annotations::PGBACKREST_BACKUP.into(), id.into());
-    let mut job_spec = job_spec(
-        cluster,
-        images,
-        &[target],
-        backup_command(target, &options),
-        ours,
-        config_hash,
-    );
+    let mut job_spec = backup_job_spec(cluster, images, target, &options, ours, config_hash);
     job_spec.backoff_limit = Some(BACKOFF_LIMIT);
     Ok(Job {
         metadata,

@@ -6,7 +6,7 @@
 //! volume's size or a global option does not.
 
 use super::config::hash;
-use super::jobs::{Target, backup_command, job_spec};
+use super::jobs::{Target, backup_job_spec};
 use super::{ConfigError, repos};
 use crate::images::Images;
 use crate::metadata::owned_by;
@@ -49,11 +49,11 @@ pub fn replica_create_job(
         volume: repo.volume.is_some(),
     };
     let ours = labels::pgbackrest_backup_job(name, &repo.name, labels::BACKUP_REPLICA_CREATE);
-    let mut spec = job_spec(
+    let mut spec = backup_job_spec(
         cluster,
         images,
-        &[target],
-        backup_command(target, &["--type=full".into()]),
+        target,
+        &["--type=full".into()],
         ours.clone(),
         config_hash,
     );
