@@ -170,7 +170,7 @@ fn backups_are_taken_reported_scheduled_and_expired() {
     }
 
     // 3. Manual backups: one Job per annotation value; a failing one is reported.
-    let manual = manual_backup("first", r#"["--type=incr"]"#);
+    let manual = manual_backup("first", r#"["--type=incr", "--start-fast"]"#);
     assert_eq!(manual["succeeded"], 1, "{manual}");
     let added = new_backups(&first);
     assert!(
@@ -179,7 +179,7 @@ fn backups_are_taken_reported_scheduled_and_expired() {
             && added[0].prior.as_ref() == Some(&first[0].label),
         "an incremental backup on the full one: {added:?}"
     );
-    let manual = manual_backup("second", r#"["--type=diff"]"#);
+    let manual = manual_backup("second", r#"["--type=diff", "--start-fast"]"#);
     assert_eq!(manual["succeeded"], 1, "{manual}");
     let all = backups(NAMESPACE, "hippo").expect("pgbackrest info");
     assert_eq!(
@@ -279,7 +279,7 @@ fn backups_are_taken_reported_scheduled_and_expired() {
         },
     )
     .expect("the instance rolls to the new configuration");
-    let manual = manual_backup("fourth", r#"["--type=full"]"#);
+    let manual = manual_backup("fourth", r#"["--type=full", "--start-fast"]"#);
     assert_eq!(manual["succeeded"], 1, "{manual}");
     let left = backups(NAMESPACE, "hippo").expect("pgbackrest info");
     assert!(
@@ -296,7 +296,7 @@ fn backups_are_taken_reported_scheduled_and_expired() {
          select g, repeat('x', 200) as filler from generate_series(1, 200000) g",
     )
     .expect("bulk rows");
-    let manual = manual_backup("fifth", r#"["--type=incr"]"#);
+    let manual = manual_backup("fifth", r#"["--type=incr", "--start-fast"]"#);
     assert_eq!(manual["succeeded"], 1, "{manual}");
     psql(
         &pod,

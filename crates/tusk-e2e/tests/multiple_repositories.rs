@@ -78,7 +78,7 @@ fn wal_reaches_every_repository_and_backups_take_turns() {
         "json",
         "-p",
         r#"[{"op":"add","path":"/spec/backups/pgbackrest/repos/0/schedules","value":{"full":"* * * * *"}},
-            {"op":"add","path":"/spec/backups/pgbackrest/manual","value":{"repoName":"repo2","options":["--type=full"]}},
+            {"op":"add","path":"/spec/backups/pgbackrest/manual","value":{"repoName":"repo2","options":["--type=full","--start-fast"]}},
             {"op":"add","path":"/metadata/annotations","value":{"postgres-operator.crunchydata.com/pgbackrest-backup":"to-repo2"}}]"#,
     ])
     .expect("patch");

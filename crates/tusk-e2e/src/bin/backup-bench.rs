@@ -132,7 +132,7 @@ fn set_manual_backup() -> Result<()> {
         "--type",
         "merge",
         "-p",
-        r#"{"spec":{"backups":{"pgbackrest":{"manual":{"repoName":"repo1","options":["--type=full"]}}}}}"#,
+        r#"{"spec":{"backups":{"pgbackrest":{"manual":{"repoName":"repo1","options":["--type=full","--start-fast"]}}}}}"#,
     ])?;
     Ok(())
 }

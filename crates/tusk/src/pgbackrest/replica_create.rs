@@ -1,5 +1,7 @@
 //! The backup taken as soon as the stanza exists (PGO's "replica-create" backup): a full backup into the first
-//! repository, so that a cluster has a backup from its first minutes and new replicas can be made from it.
+//! repository, so that a cluster has a backup from its first minutes and new replicas can be made from it. It
+//! asks for an immediate checkpoint (`--start-fast`): the cluster is new and small, and without it the backup
+//! waits for the next scheduled checkpoint (up to `checkpoint_timeout`, five minutes by default).
 //!
 //! It is taken once per repository *location* ([`repo_options_hash`]): the Job's name carries that hash, so
 //! moving the first repository to another bucket or type takes a new one, while changing a schedule, the
@@ -53,7 +55,7 @@ pub fn replica_create_job(
         cluster,
         images,
         target,
-        &["--type=full".into()],
+        &["--type=full".into(), "--start-fast".into()],
         ours.clone(),
         config_hash,
     );
@@ -94,7 +96,7 @@ mod tests {
             .clone()
             .unwrap();
         assert!(command.contains(&"--repo=1".to_string()));
-        assert_eq!(command.last().map(String::as_str), Some("--type=full"));
+        assert_eq!(command[command.len() - 2..], ["--type=full", "--start-fast"]);
 
         let resized = hippo_with(
             "repos: [{name: repo1, schedules: {full: \"0 1 * * *\"}, volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 9Gi}}}}}]",
