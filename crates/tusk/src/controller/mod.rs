@@ -11,6 +11,7 @@ mod patroni_api;
 mod pod_changes;
 mod prune;
 mod reconcile;
+mod restore;
 mod retire;
 mod rollout;
 mod sql;

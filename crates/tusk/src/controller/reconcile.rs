@@ -6,6 +6,7 @@ use super::client_tls;
 use super::observe::observe;
 use super::pod_changes::is_ready;
 use super::prune::prune;
+use super::restore;
 use super::retire::retire;
 use super::rollout;
 use super::stanza;
@@ -142,7 +143,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
             offline: false,
         },
     );
-    let objects = match built {
+    let mut objects = match built {
         Ok(objects) => objects,
         Err(error) => {
             let invalid = status::references_invalid(
@@ -168,6 +169,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     apply_all(&context.client, &objects.config_maps).await?;
     apply_all(&context.client, &objects.volumes).await?;
     forget_earlier_patroni(&context.client, &cluster).await?;
+    let restore = restore::reconcile(context, &cluster, &plan, &mut objects.statefulsets).await?;
     apply_all(&context.client, &objects.statefulsets).await?;
     apply_all(&context.client, &objects.disruption_budgets).await?;
     prune(
@@ -275,7 +277,10 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(status::patch(
                 &cluster,
-                &[valid, ready],
+                &[Some(valid), Some(ready), restore.condition]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>(),
                 status::Observed {
                     instances: Some(&instance_sets),
                     pgbackrest: pgbackrest.as_ref(),
@@ -291,6 +296,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         .unwrap_or(RESYNC);
     let mut next = if users.done { RESYNC } else { USERS_RETRY };
     next = init_sql.again.map_or(next, |again| next.min(again));
+    next = restore.again.map_or(next, |again| next.min(again));
     if rolling {
         next = next.min(ROLLOUT_POLL);
     }

@@ -37,6 +37,7 @@ pub mod jobs;
 pub mod manual;
 pub mod projections;
 pub mod repo_host;
+pub mod restore;
 pub mod schedules;
 pub mod sidecar;
 pub mod stanza;
