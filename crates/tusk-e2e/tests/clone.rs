@@ -2,7 +2,7 @@
 //! `spec.dataSource.postgresCluster` (docs: Disaster Recovery, "Clone a Postgres Cluster" and "Perform a
 //! Point-in-time-Recovery").
 //!
-//! Rows are written to hippo in three batches: before a full backup, after it, and after a recorded time T;
+//! Rows are written to hippo in three batches: before a manual full backup, after it, and after a recorded time T;
 //! the WAL is archived to the end. Then:
 //! * `elephant`, a clone in hippo's namespace, has all three batches (the restore replays the archive to its
 //!   end, as `pgbackrest restore` does by default);
@@ -12,9 +12,7 @@
 //!   it takes writes, its user's Secret logs in, and hippo is untouched.
 
 use std::time::{Duration, Instant};
-use tusk_e2e::{
-    HostPsql, Namespace, get_json, hippo, kubectl, kubectl_with, secret_field, wait_for,
-};
+use tusk_e2e::{HostPsql, Namespace, get_json, hippo, kubectl, secret_field, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-clone";
 const OTHER_NAMESPACE: &str = "tusk-e2e-clone-pitr";
@@ -41,23 +39,20 @@ fn psql(namespace: &str, pod: &str, sql: &str) -> anyhow::Result<String> {
     .to_string())
 }
 
-/// The Ready leader pod of `cluster` in `namespace`.
-fn leader(namespace: &str, cluster: &str, timeout: Duration) -> String {
+/// The Ready leader pod of `cluster` in `namespace`, if it has one.
+fn ready_leader(namespace: &str, cluster: &str) -> anyhow::Result<Option<String>> {
     let selector = format!(
         "postgres-operator.crunchydata.com/cluster={cluster},{}=master",
         hippo::ROLE
     );
-    wait_for(&format!("a Ready leader of {cluster}"), timeout, || {
-        let pods = get_json(namespace, &["pods", "-l", &selector])?;
-        Ok(pods["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|pod| tusk_e2e::pod_ready(pod))
-            .and_then(|pod| pod["metadata"]["name"].as_str())
-            .map(str::to_string))
-    })
-    .expect("the cluster gets a Ready leader")
+    let pods = get_json(namespace, &["pods", "-l", &selector])?;
+    Ok(pods["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|pod| tusk_e2e::pod_ready(pod))
+        .and_then(|pod| pod["metadata"]["name"].as_str())
+        .map(str::to_string))
 }
 
 /// Waits until `cluster`'s stanza exists (`status.pgbackrest.repos[0].stanzaCreated`).
@@ -105,57 +100,88 @@ fn insert_batch(pod: &str, batch: u32) {
     .expect("rows are written");
 }
 
-/// A full backup of hippo's repo1, taken by a Job shaped like the stanza Job (its configuration, certificate,
-/// volume and node): the repository host runs no commands of its own.
+/// A full manual backup of hippo's repo1 (`spec.backups.pgbackrest.manual` and the `pgbackrest-backup`
+/// annotation), once it finished.
 fn full_backup() -> Duration {
-    let jobs = get_json(
+    kubectl(&[
+        "-n",
         NAMESPACE,
-        &[
-            "jobs",
-            "-l",
-            "postgres-operator.crunchydata.com/pgbackrest-stanza",
-        ],
-    )
-    .expect("jobs");
-    let stanza = jobs["items"]
-        .as_array()
-        .and_then(|items| items.first())
-        .cloned()
-        .expect("the stanza Job");
-    let mut pod = stanza["spec"]["template"]["spec"].clone();
-    pod["containers"][0]["command"] = serde_json::json!([
-        "pgbackrest",
-        "backup",
-        "--stanza=db",
-        "--repo=1",
-        "--type=full",
-        "--lock-path=/pgbackrest/repo1/lock",
-        "--log-level-console=info",
-        "--log-level-file=off"
-    ]);
-    let job = serde_json::json!({
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": "test-full-backup"},
-        "spec": {"backoffLimit": 0, "template": {"spec": pod}},
-    });
+        "patch",
+        "postgrescluster",
+        "hippo",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"backups":{"pgbackrest":{"manual":{"repoName":"repo1","options":["--type=full"]}}}}}"#,
+    ])
+    .expect("the manual backup is declared");
+    kubectl(&[
+        "-n",
+        NAMESPACE,
+        "annotate",
+        "--overwrite",
+        "postgrescluster",
+        "hippo",
+        "postgres-operator.crunchydata.com/pgbackrest-backup=before-clone",
+    ])
+    .expect("the backup is requested");
     let started = Instant::now();
-    kubectl_with(
-        &["-n", NAMESPACE, "apply", "--server-side", "-f", "-"],
-        Some(&job.to_string()),
-    )
-    .expect("the backup Job is created");
-    wait_for("the full backup", Duration::from_secs(300), || {
-        let job = get_json(NAMESPACE, &["job", "test-full-backup"])?;
+    wait_for("the manual backup", Duration::from_secs(300), || {
+        let manual = get_json(NAMESPACE, &["postgrescluster", "hippo"])?["status"]["pgbackrest"]
+            ["manualBackup"]
+            .clone();
         anyhow::ensure!(
-            job["status"]["failed"].as_i64().unwrap_or(0) == 0,
-            "the backup failed: {}",
-            kubectl(&["-n", NAMESPACE, "logs", "job/test-full-backup"]).unwrap_or_default()
+            manual["failed"].as_i64().unwrap_or(0) == 0,
+            "the backup failed: {manual}"
         );
-        Ok((job["status"]["succeeded"].as_i64() == Some(1)).then_some(()))
+        Ok((manual["id"] == "before-clone"
+            && manual["finished"] == true
+            && manual["succeeded"] == 1)
+            .then_some(()))
     })
     .expect("the backup succeeds");
     started.elapsed()
+}
+
+/// How a restored cluster came up: when its restore Job was first seen succeeded and when its leader was first
+/// seen Ready (polled every second), after `applied`.
+#[derive(Debug, Default)]
+struct Restore {
+    restored: Option<Duration>,
+    leading: Option<(Duration, String)>,
+}
+
+/// Watches the restores of `clusters` (namespace, name) applied at `applied` until each has a Ready leader.
+fn watch_restores(clusters: &[(&str, &str)], applied: Instant) -> Vec<Restore> {
+    let mut seen: Vec<Restore> = clusters.iter().map(|_| Restore::default()).collect();
+    wait_for(
+        "the restored clusters to lead",
+        Duration::from_secs(600),
+        || {
+            for ((namespace, cluster), restore) in clusters.iter().zip(seen.iter_mut()) {
+                if restore.leading.is_some() {
+                    continue;
+                }
+                let job = format!("job/{cluster}-pgbackrest-restore");
+                if let Ok(found) = get_json(namespace, &[&job]) {
+                    anyhow::ensure!(
+                        found["status"]["failed"].as_i64().unwrap_or(0) == 0,
+                        "the restore of {cluster} failed: {}",
+                        kubectl(&["-n", namespace, "logs", &job]).unwrap_or_default()
+                    );
+                    if found["status"]["succeeded"] == 1 && restore.restored.is_none() {
+                        restore.restored = Some(applied.elapsed());
+                    }
+                }
+                if let Some(pod) = ready_leader(namespace, cluster)? {
+                    restore.leading = Some((applied.elapsed(), pod));
+                }
+            }
+            Ok(seen.iter().all(|r| r.leading.is_some()).then_some(()))
+        },
+    )
+    .expect("every restored cluster gets a Ready leader");
+    seen
 }
 
 /// hippo's manifest as cluster `name` with `spec_lines` (see `hippo::manifest`).
@@ -198,7 +224,7 @@ fn clones_have_the_archived_rows_and_point_in_time_recovery_stops_at_the_target(
     .expect("a table");
     insert_batch(&hippo_leader.pod, 0);
     let backup = full_backup();
-    eprintln!("e2e: full backup of hippo in {backup:.1?}");
+    eprintln!("e2e: manual full backup of hippo finished {backup:.1?} after it was requested");
     insert_batch(&hippo_leader.pod, 1);
     std::thread::sleep(Duration::from_secs(2));
     let target = psql(NAMESPACE, &hippo_leader.pod, "select clock_timestamp()").expect("a time");
@@ -227,8 +253,17 @@ fn clones_have_the_archived_rows_and_point_in_time_recovery_stops_at_the_target(
         ))
         .expect("rhino applies");
 
-    let elephant = leader(NAMESPACE, "elephant", Duration::from_secs(600));
-    let elephant_ready = started.elapsed();
+    let watched = watch_restores(
+        &[(NAMESPACE, "elephant"), (OTHER_NAMESPACE, "rhino")],
+        started,
+    );
+    let [elephant_seen, rhino_seen] = &watched[..] else {
+        unreachable!("two clusters watched")
+    };
+    let (elephant_ready, elephant) = elephant_seen.leading.clone().expect("leading");
+    let elephant_restored = elephant_seen.restored;
+    let (rhino_ready, rhino) = rhino_seen.leading.clone().expect("leading");
+    let rhino_restored = rhino_seen.restored;
     let all = format!(
         "{} rows, batches batch 0, batch 1, batch 2",
         3 * ROWS_PER_BATCH
@@ -238,10 +273,10 @@ fn clones_have_the_archived_rows_and_point_in_time_recovery_stops_at_the_target(
         all,
         "the clone has every archived row"
     );
-    eprintln!("e2e: elephant (clone) leading {elephant_ready:.1?} after it was applied: {all}");
+    eprintln!(
+        "e2e: elephant (clone) restored {elephant_restored:.1?} and leading {elephant_ready:.1?} after it was applied: {all}"
+    );
 
-    let rhino = leader(OTHER_NAMESPACE, "rhino", Duration::from_secs(600));
-    let rhino_ready = started.elapsed();
     let before = format!("{} rows, batches batch 0, batch 1", 2 * ROWS_PER_BATCH);
     assert_eq!(
         rows(OTHER_NAMESPACE, &rhino),
@@ -249,7 +284,7 @@ fn clones_have_the_archived_rows_and_point_in_time_recovery_stops_at_the_target(
         "the recovery stops at the target"
     );
     eprintln!(
-        "e2e: rhino (PITR, other namespace) leading {rhino_ready:.1?} after it was applied: {before}"
+        "e2e: rhino (PITR, other namespace) restored {rhino_restored:.1?} and leading {rhino_ready:.1?} after it was applied: {before}"
     );
 
     for (ns, cluster, pod) in [
@@ -266,6 +301,19 @@ fn clones_have_the_archived_rows_and_point_in_time_recovery_stops_at_the_target(
         )
         .expect("the condition says the data is initialized");
         stanza_created(ns, cluster);
+        wait_for(
+            &format!("{cluster}'s own replica-create backup"),
+            Duration::from_secs(300),
+            || {
+                let found = get_json(ns, &["postgrescluster", cluster])?;
+                Ok(
+                    (found["status"]["pgbackrest"]["repos"][0]["replicaCreateBackupComplete"]
+                        == true)
+                        .then_some(()),
+                )
+            },
+        )
+        .expect("the restored cluster backs up into its own repository");
         psql(
             ns,
             pod,

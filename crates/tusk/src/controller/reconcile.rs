@@ -1,10 +1,11 @@
 //! One reconcile of one cluster.
 
 use super::apply::apply_all;
+use super::archiving;
+use super::backups;
 use super::certificates;
 use super::client_tls;
 use super::observe::observe;
-use super::pod_changes::is_ready;
 use super::prune::prune;
 use super::restore;
 use super::retire::retire;
@@ -211,22 +212,34 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         naming::labels::ROLE_PGUSER.into(),
     );
     prune(&context.client, &cluster, &of_users, &objects.user_secrets).await?;
-    let users = users::reconcile(context, &cluster, &objects).await;
+    let leader = observation.ready_leader();
+    let users = users::reconcile(context, &cluster, &objects, leader).await;
     let primary_ready = users.done && users.revision.is_some();
     let init_sql = init_sql::reconcile(context, &cluster, &objects, primary_ready).await?;
-    let leader_ready = observation.pods.iter().any(|pod| {
-        pod.labels().get(naming::labels::ROLE).map(String::as_str)
-            == Some(naming::labels::ROLE_PATRONI_LEADER)
-            && is_ready(pod)
-    });
     let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
+    let stanza_jobs: Vec<_> = observation
+        .jobs_labelled(naming::labels::PGBACKREST_STANZA)
+        .collect();
     let stanza_created = stanza::reconcile(
         context,
         &cluster,
         objects.stanza_job.as_ref(),
-        leader_ready && !standby,
+        &stanza_jobs,
+        leader.is_some() && !standby,
     )
     .await?;
+    let can_back_up =
+        stanza_created && leader.is_some() && !standby && cluster.spec.shutdown != Some(true);
+    let backups =
+        backups::reconcile(context, &cluster, &objects, &observation.jobs, can_back_up).await?;
+    let wal_archiving = match archiving::read(&cluster, &objects, leader).await {
+        Some(read) => Some(read),
+        None => cluster
+            .status
+            .as_ref()
+            .and_then(|status| status.pgbackrest.as_ref())
+            .and_then(|pgbackrest| pgbackrest.wal_archiving.clone()),
+    };
     let rolling = match operator_tls(&objects) {
         Some(tls) => rollout::roll(context, &cluster, &observation, &plan, tls).await?,
         None => false,
@@ -251,7 +264,13 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         &cluster,
         &observation.volumes,
         observation.repo_host.as_ref(),
-        stanza_created,
+        &status::Progress {
+            stanza_created,
+            replica_create_complete: backups.replica_create_complete,
+            manual: backups.manual,
+            scheduled: backups.scheduled,
+            wal_archiving,
+        },
     );
     let waiting: Vec<String> = plan
         .waiting_for_switchover

@@ -2,21 +2,41 @@
 //! operator saw are reported; a fact it has not seen (a stanza, a backup) is left out rather than guessed.
 
 use crate::naming::names;
+use crate::pgbackrest::replica_create::repo_options_hash;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use std::collections::BTreeMap;
 use tusk_api::PostgresCluster;
-use tusk_api::status::{PgBackRestStatus, RepoHostStatus, RepoStatus};
+use tusk_api::status::{
+    PgBackRestJobStatus, PgBackRestScheduledBackupStatus, PgBackRestStatus, RepoHostStatus,
+    RepoStatus, WalArchivingStatus,
+};
+
+/// What the operator found of pgBackRest's work in this reconcile.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Progress {
+    /// The stanza Job succeeded: the stanza exists in every repository.
+    pub stanza_created: bool,
+    /// The replica-create backup of the first repository exists.
+    pub replica_create_complete: bool,
+    /// The latest manual backup.
+    pub manual: Option<PgBackRestJobStatus>,
+    /// The latest Job of each schedule.
+    pub scheduled: Vec<PgBackRestScheduledBackupStatus>,
+    /// WAL archiving on the primary, when it was read.
+    pub wal_archiving: Option<WalArchivingStatus>,
+}
 
 /// The repositories of `cluster` in the spec's order, each `volume` repository with its claim's name and
-/// whether it is bound (among `claims`, by name), each with whether its stanza exists (`stanza_created`: the
-/// stanza Job succeeded), and the repository host's readiness from `repo_host` when the cluster has one.
-/// `None` when the cluster declares no repository.
+/// whether it is bound (among `claims`, by name), each with its options' hash and whether its stanza exists,
+/// the first with whether its replica-create backup exists; the repository host's readiness from `repo_host`
+/// when the cluster has one; the backups and WAL archiving of `progress`. `None` when the cluster declares no
+/// repository.
 pub fn pgbackrest(
     cluster: &PostgresCluster,
     claims: &BTreeMap<String, PersistentVolumeClaim>,
     repo_host: Option<&StatefulSet>,
-    stanza_created: bool,
+    progress: &Progress,
 ) -> Option<PgBackRestStatus> {
     let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
     let spec = &cluster.spec.backups.pgbackrest;
@@ -26,10 +46,14 @@ pub fn pgbackrest(
     let repos = spec
         .repos
         .iter()
-        .map(|repo| {
+        .enumerate()
+        .map(|(index, repo)| {
             let mut status = RepoStatus {
                 name: repo.name.clone(),
-                stanza_created: Some(stanza_created),
+                stanza_created: Some(progress.stanza_created),
+                repo_options_hash: Some(repo_options_hash(repo)),
+                replica_create_backup_complete: (index == 0)
+                    .then_some(progress.replica_create_complete),
                 ..RepoStatus::default()
             };
             if repo.volume.is_some() {
@@ -62,13 +86,16 @@ pub fn pgbackrest(
     Some(PgBackRestStatus {
         repos: Some(repos),
         repo_host,
-        ..PgBackRestStatus::default()
+        manual_backup: progress.manual.clone(),
+        scheduled_backups: (!progress.scheduled.is_empty()).then(|| progress.scheduled.clone()),
+        wal_archiving: progress.wal_archiving.clone(),
+        restore: None,
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::pgbackrest;
+    use super::{Progress, pgbackrest};
     use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
     use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PersistentVolumeClaimStatus};
     use std::collections::BTreeMap;
@@ -105,7 +132,7 @@ spec:
     fn a_volume_repository_reports_its_claim_and_whether_it_is_bound() {
         let cluster = cluster(VOLUME_AND_S3);
         let pending = BTreeMap::from([("hippo-repo1".to_string(), claim("Pending"))]);
-        let status = pgbackrest(&cluster, &pending, None, false).unwrap();
+        let status = pgbackrest(&cluster, &pending, None, &Progress::default()).unwrap();
         let repos = status.repos.unwrap();
         assert_eq!(repos[0].name, "repo1");
         assert_eq!(repos[0].volume.as_deref(), Some("hippo-repo1"));
@@ -122,8 +149,20 @@ spec:
             }),
             ..StatefulSet::default()
         };
-        let status = pgbackrest(&cluster, &bound, Some(&host), true).unwrap();
+        let progress = Progress {
+            stanza_created: true,
+            replica_create_complete: true,
+            ..Progress::default()
+        };
+        let status = pgbackrest(&cluster, &bound, Some(&host), &progress).unwrap();
+        assert!(status.manual_backup.is_none() && status.scheduled_backups.is_none());
         let repos = status.repos.unwrap();
+        assert_eq!(repos[0].replica_create_backup_complete, Some(true));
+        assert_eq!(
+            repos[1].replica_create_backup_complete, None,
+            "only the first"
+        );
+        assert_ne!(repos[0].repo_options_hash, repos[1].repo_options_hash);
         assert_eq!(repos[0].bound, Some(true));
         assert_eq!(repos[0].stanza_created, Some(true));
         assert_eq!(repos[1].stanza_created, Some(true));
@@ -133,7 +172,7 @@ spec:
     #[test]
     fn cloud_repositories_alone_have_no_repository_host() {
         let cluster = cluster("[{name: repo1, gcs: {bucket: b}}]");
-        let status = pgbackrest(&cluster, &BTreeMap::new(), None, false).unwrap();
+        let status = pgbackrest(&cluster, &BTreeMap::new(), None, &Progress::default()).unwrap();
         assert!(status.repo_host.is_none());
     }
 }
