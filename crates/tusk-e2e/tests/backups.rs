@@ -149,6 +149,25 @@ fn backups_are_taken_reported_scheduled_and_expired() {
         "status.pgbackrest.walArchiving reports archiving ({archiving}), at least up to {segment}"
     );
     assert_eq!(archiving["failedCount"], 0, "{archiving}");
+    let conditions =
+        get_json(NAMESPACE, &["postgrescluster", "hippo"]).expect("hippo")["status"]["conditions"]
+            .clone();
+    for type_ in [
+        "PGBackRestRepoHostReady",
+        "PGBackRestReplicaRepoReady",
+        "PGBackRestReplicaCreate",
+        "WALArchiving",
+    ] {
+        let condition = conditions
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == type_);
+        assert!(
+            condition.is_some_and(|c| c["status"] == "True"),
+            "condition {type_} is True: {conditions}"
+        );
+    }
 
     // 3. Manual backups: one Job per annotation value; a failing one is reported.
     let manual = manual_backup("first", r#"["--type=incr"]"#);

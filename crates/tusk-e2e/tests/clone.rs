@@ -9,7 +9,8 @@
 //! * `rhino`, in another namespace (`clusterNamespace`), restored with `--type=time` and a `--target` holding a
 //!   space (quoted as in the docs), has exactly the first two batches;
 //! * each then runs as a cluster of its own: its stanza is created and its WAL archived in its own repository,
-//!   it takes writes, its user's Secret logs in, and hippo is untouched.
+//!   it takes writes, its user's Secret logs in, and hippo is untouched;
+//! * `ghost`, a clone of a cluster that does not exist, reports `SourceNotFound` and starts no instance.
 
 use std::time::{Duration, Instant};
 use tusk_e2e::{HostPsql, Namespace, get_json, hippo, kubectl, secret_field, wait_for};
@@ -235,6 +236,12 @@ fn clones_have_the_archived_rows_and_point_in_time_recovery_stops_at_the_target(
         "e2e: 3 batches written, target {target} after the second; WAL archived up to {archived}"
     );
 
+    namespace
+        .apply(&manifest(
+            "ghost",
+            "  dataSource:\n    postgresCluster:\n      clusterName: nobody\n      repoName: repo1\n",
+        ))
+        .expect("ghost applies");
     let started = Instant::now();
     namespace
         .apply(&manifest(
@@ -357,6 +364,36 @@ fn clones_have_the_archived_rows_and_point_in_time_recovery_stops_at_the_target(
             "the restore Job is gone once initialized"
         );
     }
+    let (status, reason) = data_initialized(NAMESPACE, "ghost");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "SourceNotFound"),
+        "a clone of a cluster that does not exist says so"
+    );
+    let ghost_pods = kubectl(&[
+        "-n",
+        NAMESPACE,
+        "get",
+        "pods",
+        "-l",
+        "postgres-operator.crunchydata.com/cluster=ghost,postgres-operator.crunchydata.com/instance",
+        "-o",
+        "name",
+    ])
+    .expect("pods");
+    assert_eq!(ghost_pods.trim(), "", "and starts no instance");
+    let events = kubectl(&[
+        "-n",
+        NAMESPACE,
+        "get",
+        "events",
+        "--field-selector",
+        "reason=SourceNotFound",
+        "-o",
+        "name",
+    ])
+    .expect("events");
+    assert!(!events.trim().is_empty(), "a Warning Event says why");
     assert_eq!(
         rows(NAMESPACE, &hippo_leader.pod),
         all,

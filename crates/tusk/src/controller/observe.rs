@@ -3,10 +3,10 @@
 
 use super::pod_changes::is_ready;
 use crate::instances::{plan, volumes};
-use crate::naming::{labels, names};
+use crate::naming::{annotations, labels, names};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
+use k8s_openapi::api::core::v1::{Endpoints, PersistentVolumeClaim, Pod, Secret};
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource, ResourceExt};
 use std::collections::BTreeMap;
@@ -29,6 +29,9 @@ pub struct Observation {
     pub pods: Vec<Pod>,
     /// The cluster's Jobs (stanza, backups, init SQL, restore).
     pub jobs: Vec<Job>,
+    /// Patroni's dynamic configuration as it keeps it in its DCS (the `config` annotation of the
+    /// `<c>-ha-config` Endpoints), once Patroni wrote it.
+    pub patroni_configuration: Option<serde_json::Value>,
 }
 
 impl Observation {
@@ -129,6 +132,17 @@ pub async fn observe(
             is_ours(job, uid.as_deref()) || job.labels().contains_key(labels::PGBACKREST_CRONJOB)
         })
         .collect();
+    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), namespace);
+    let patroni_configuration = endpoints
+        .get_opt(&names::patroni_config_service(name))
+        .await?
+        .and_then(|found| {
+            found
+                .annotations()
+                .get(annotations::PATRONI_DYNAMIC_CONFIGURATION)
+                .cloned()
+        })
+        .and_then(|text| serde_json::from_str(&text).ok());
     let leaders: Vec<String> = instance_pods
         .iter()
         .filter(|pod| {
@@ -170,6 +184,7 @@ pub async fn observe(
         repo_host,
         pods: instance_pods,
         jobs,
+        patroni_configuration,
     })
 }
 

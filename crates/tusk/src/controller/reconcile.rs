@@ -289,6 +289,26 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         )
         .await?;
     }
+    let backup_conditions =
+        status::pgbackrest_conditions(&cluster, pgbackrest.as_ref(), Time(Timestamp::now()));
+    for failing in backup_conditions.iter().filter(|c| {
+        c.type_ == status::WAL_ARCHIVING
+            && c.status == tusk_api::status::ConditionStatus::False
+            && status::is_news(&cluster, c)
+    }) {
+        let note = failing.message.clone();
+        events::publish(
+            context,
+            &cluster,
+            EventType::Warning,
+            "WALArchivingFailing",
+            note,
+        )
+        .await?;
+    }
+    let mut conditions = vec![valid, ready];
+    conditions.extend(backup_conditions);
+    conditions.extend(restore.condition);
     let clusters: Api<PostgresCluster> = Api::namespaced(context.client.clone(), &namespace);
     clusters
         .patch_status(
@@ -296,10 +316,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(status::patch(
                 &cluster,
-                &[Some(valid), Some(ready), restore.condition]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>(),
+                &conditions,
                 status::Observed {
                     instances: Some(&instance_sets),
                     pgbackrest: pgbackrest.as_ref(),

@@ -5,7 +5,7 @@
 
 mod pgbackrest;
 
-pub use pgbackrest::{Progress, pgbackrest};
+pub use pgbackrest::{Progress, WAL_ARCHIVING, conditions as pgbackrest_conditions, pgbackrest};
 
 use crate::naming::labels;
 use k8s_openapi::api::apps::v1::StatefulSet;
