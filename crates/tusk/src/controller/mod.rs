@@ -14,6 +14,7 @@ mod patroni_api;
 mod pod_changes;
 mod prune;
 mod reconcile;
+mod restore;
 mod retire;
 mod rollout;
 mod sql;

@@ -7,6 +7,7 @@ use super::certificates;
 use super::client_tls;
 use super::observe::observe;
 use super::prune::prune;
+use super::restore;
 use super::retire::retire;
 use super::rollout;
 use super::stanza;
@@ -143,7 +144,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
             offline: false,
         },
     );
-    let objects = match built {
+    let mut objects = match built {
         Ok(objects) => objects,
         Err(error) => {
             let invalid = status::references_invalid(
@@ -169,6 +170,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     apply_all(&context.client, &objects.config_maps).await?;
     apply_all(&context.client, &objects.volumes).await?;
     forget_earlier_patroni(&context.client, &cluster).await?;
+    let restore = restore::reconcile(context, &cluster, &plan, &mut objects.statefulsets).await?;
     apply_all(&context.client, &objects.statefulsets).await?;
     apply_all(&context.client, &objects.disruption_budgets).await?;
     prune(
@@ -306,6 +308,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     }
     let mut conditions = vec![valid, ready];
     conditions.extend(backup_conditions);
+    conditions.extend(restore.condition);
     let clusters: Api<PostgresCluster> = Api::namespaced(context.client.clone(), &namespace);
     clusters
         .patch_status(
@@ -329,6 +332,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         .unwrap_or(RESYNC);
     let mut next = if users.done { RESYNC } else { USERS_RETRY };
     next = init_sql.again.map_or(next, |again| next.min(again));
+    next = restore.again.map_or(next, |again| next.min(again));
     if rolling {
         next = next.min(ROLLOUT_POLL);
     }

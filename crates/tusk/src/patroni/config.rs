@@ -98,6 +98,11 @@ pub fn instance_file(cluster: &PostgresCluster, instance: &str, has_wal_volume: 
         postgresql["create_replica_methods"] = json!(["pgbackrest", "basebackup"]);
         postgresql["pgbackrest"] = method;
     }
+    let mut bootstrap = json!({"initdb": initdb, "post_bootstrap": post_bootstrap()});
+    if let Some((method, settings)) = crate::pgbackrest::restore::bootstrap_method(cluster) {
+        bootstrap["method"] = method.into();
+        bootstrap[method] = settings;
+    }
     let config = json!({
         "name": pod,
         "postgresql": postgresql,
@@ -105,7 +110,7 @@ pub fn instance_file(cluster: &PostgresCluster, instance: &str, has_wal_volume: 
             "listen": format!("0.0.0.0:{patroni_port}"),
             "connect_address": format!("{host}:{patroni_port}"),
         },
-        "bootstrap": {"initdb": initdb, "post_bootstrap": post_bootstrap()},
+        "bootstrap": bootstrap,
     });
     to_text(&config)
 }
@@ -141,12 +146,16 @@ fn pgbackrest_replica_method(cluster: &PostgresCluster, has_wal_volume: bool) ->
     }))
 }
 
-/// What Patroni runs once, after `initdb`, as the superuser: it creates the role the operator logs in as
-/// (by certificate). Patroni appends a connection string, which becomes psql's `--dbname`.
+/// What Patroni runs once, after `initdb` or a restore, as the superuser: it makes the role the operator logs
+/// in as (by certificate). A restored cluster may have it already (a clone of a Tusk cluster), so it is
+/// created unless it exists, then given its attributes. Patroni appends a connection string, which becomes
+/// psql's `--dbname`.
 pub fn post_bootstrap() -> String {
+    let role = users::quote_identifier(OPERATOR_USER);
     format!(
-        "psql -Xq -v ON_ERROR_STOP=1 -c 'CREATE ROLE {} WITH LOGIN SUPERUSER' --dbname",
-        users::quote_identifier(OPERATOR_USER)
+        "psql -Xq -v ON_ERROR_STOP=1 \
+         -c 'DO $$BEGIN CREATE ROLE {role}; EXCEPTION WHEN duplicate_object THEN NULL; END$$' \
+         -c 'ALTER ROLE {role} WITH LOGIN SUPERUSER' --dbname"
     )
 }
 
@@ -288,8 +297,9 @@ spec:
         );
         assert_eq!(
             config["bootstrap"]["post_bootstrap"],
-            r#"psql -Xq -v ON_ERROR_STOP=1 -c 'CREATE ROLE "_tusk" WITH LOGIN SUPERUSER' --dbname"#
+            r#"psql -Xq -v ON_ERROR_STOP=1 -c 'DO $$BEGIN CREATE ROLE "_tusk"; EXCEPTION WHEN duplicate_object THEN NULL; END$$' -c 'ALTER ROLE "_tusk" WITH LOGIN SUPERUSER' --dbname"#
         );
+        assert!(config["bootstrap"].get("method").is_none(), "initdb");
         assert_eq!(
             config["postgresql"]["basebackup"],
             json!([{"checkpoint": "fast"}, {"waldir": "/pgwal/pg15_wal"}])

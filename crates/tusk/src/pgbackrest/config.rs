@@ -223,7 +223,7 @@ fn server_file(cluster: &PostgresCluster) -> Result<Ini, ConfigError> {
 }
 
 /// A repository's own options: its type, path and bucket (or container), wherever it is read from.
-fn repo_options(
+pub(super) fn repo_options(
     ini: &mut Ini,
     number: u8,
     repo: &PgBackRestRepo,

@@ -38,6 +38,7 @@ pub mod manual;
 pub mod projections;
 pub mod replica_create;
 pub mod repo_host;
+pub mod restore;
 pub mod schedules;
 pub mod sidecar;
 pub mod stanza;

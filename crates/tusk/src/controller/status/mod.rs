@@ -95,7 +95,7 @@ pub fn instances_ready(
 }
 
 /// A condition of `type_` that keeps its previous `lastTransitionTime` while its status stays the same.
-fn condition(
+pub fn condition(
     cluster: &PostgresCluster,
     type_: &str,
     status: ConditionStatus,
