@@ -63,7 +63,14 @@ pub async fn reconcile(
     };
     let name = cluster.name_any();
     let namespace = cluster.namespace().unwrap_or_default();
-    if initialized(context, cluster).await? {
+    if recorded_initialized(cluster) {
+        let message = "the data was restored from the backup and Patroni bootstrapped the cluster";
+        return Ok(Outcome {
+            condition: Some(report(context, cluster, true, "Initialized", message.into()).await?),
+            again: None,
+        });
+    }
+    if bootstrapped(context, cluster).await? {
         clean_up(context, &namespace, &name).await?;
         let message = "the data was restored from the backup and Patroni bootstrapped the cluster";
         return Ok(Outcome {
@@ -247,10 +254,9 @@ async fn wanted_job(
     )))
 }
 
-/// Whether the cluster's data is initialized: the condition says so already, or Patroni has initialized the
-/// cluster in its DCS.
-async fn initialized(context: &Context, cluster: &PostgresCluster) -> Result<bool, kube::Error> {
-    let recorded = cluster
+/// Whether the status says the cluster's data is initialized (the restore's objects are gone then).
+fn recorded_initialized(cluster: &PostgresCluster) -> bool {
+    cluster
         .status
         .as_ref()
         .and_then(|s| {
@@ -259,10 +265,11 @@ async fn initialized(context: &Context, cluster: &PostgresCluster) -> Result<boo
                 .flatten()
                 .find(|c| c.type_ == DATA_INITIALIZED)
         })
-        .is_some_and(|c| c.status == ConditionStatus::True);
-    if recorded {
-        return Ok(true);
-    }
+        .is_some_and(|c| c.status == ConditionStatus::True)
+}
+
+/// Whether Patroni has initialized the cluster in its DCS.
+async fn bootstrapped(context: &Context, cluster: &PostgresCluster) -> Result<bool, kube::Error> {
     let endpoints: Api<Endpoints> = Api::namespaced(
         context.client.clone(),
         &cluster.namespace().unwrap_or_default(),
@@ -270,7 +277,7 @@ async fn initialized(context: &Context, cluster: &PostgresCluster) -> Result<boo
     let config = endpoints
         .get_opt(&names::patroni_config_service(&cluster.name_any()))
         .await?;
-    Ok(config.is_some_and(|e| e.annotations().contains_key("initialize")))
+    Ok(config.is_some_and(|e| e.annotations().contains_key(annotations::PATRONI_INITIALIZE)))
 }
 
 /// Deletes the restore Job, its configuration and its client certificate, where they exist.

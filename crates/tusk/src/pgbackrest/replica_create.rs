@@ -96,7 +96,10 @@ mod tests {
             .clone()
             .unwrap();
         assert!(command.contains(&"--repo=1".to_string()));
-        assert_eq!(command[command.len() - 2..], ["--type=full", "--start-fast"]);
+        assert_eq!(
+            command[command.len() - 2..],
+            ["--type=full", "--start-fast"]
+        );
 
         let resized = hippo_with(
             "repos: [{name: repo1, schedules: {full: \"0 1 * * *\"}, volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 9Gi}}}}}]",
