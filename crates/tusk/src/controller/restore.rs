@@ -277,7 +277,10 @@ async fn bootstrapped(context: &Context, cluster: &PostgresCluster) -> Result<bo
     let config = endpoints
         .get_opt(&names::patroni_config_service(&cluster.name_any()))
         .await?;
-    Ok(config.is_some_and(|e| e.annotations().contains_key(annotations::PATRONI_INITIALIZE)))
+    Ok(config.is_some_and(|e| {
+        e.annotations()
+            .contains_key(annotations::PATRONI_INITIALIZE)
+    }))
 }
 
 /// Deletes the restore Job, its configuration and its client certificate, where they exist.
