@@ -21,7 +21,7 @@ pub struct Outcome {
 
 /// Runs the users' SQL when their revision changed. A cluster with `customTLSSecret` is skipped: its server
 /// trusts the user's CA, not the root the operator's client certificate comes from; so is a cluster that is
-/// shut down. Options that are not role attributes are reported as a Warning event (`InvalidUserOptions`) and
+/// shut down, and a standby (read-only: its roles come from the primary cluster). Options that are not role attributes are reported as a Warning event (`InvalidUserOptions`) and
 /// the rest is applied. `leader` is the Ready leader pod, if any.
 pub async fn reconcile(
     context: &Context,
@@ -37,7 +37,8 @@ pub async fn reconcile(
         revision: previous.clone(),
         done: true,
     };
-    if cluster.spec.shutdown == Some(true) || cluster.spec.custom_tls_secret.is_some() {
+    let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
+    if cluster.spec.shutdown == Some(true) || cluster.spec.custom_tls_secret.is_some() || standby {
         return unchanged;
     }
     let Some((root, _)) = &objects.root_ca else {
