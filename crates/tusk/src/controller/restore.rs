@@ -195,13 +195,12 @@ async fn wanted_job(
             format!("PostgresCluster {source_name} not found in namespace {source_namespace}");
         return Ok(Err(("SourceNotFound", message)));
     };
-    let config = match restore::config_file(
-        cluster,
-        Source {
-            cluster: &source_cluster,
-            repo: &source.repo_name,
-        },
-    ) {
+    let from = Source {
+        cluster: &source_cluster,
+        repo: &source.repo_name,
+    };
+    let repo_volume = restore::repo_volume(cluster, from);
+    let config = match restore::config_file(cluster, from) {
         Ok(config) => config,
         Err(error) => return Ok(Err((error.reason(), error.to_string()))),
     };
@@ -251,6 +250,7 @@ async fn wanted_job(
         startup,
         &options,
         &config,
+        repo_volume.as_ref(),
     )))
 }
 
