@@ -246,7 +246,7 @@ spec:
         - {{name: ROOT_SECRET_KEY, value: {S3_SECRET}}}
       command: [sh, -c]
       args:
-        - mkdir -p /data/s3/{BUCKET} /data/s3-meta && exec versitygw --port :9000 --cert /tls/tls.crt --key /tls/tls.key --quiet posix --sidecar /data/s3-meta /data/s3
+        - mkdir -p /data/s3/{BUCKET} /data/meta-s3 && exec versitygw --port :9000 --cert /tls/tls.crt --key /tls/tls.key --quiet posix --sidecar /data/meta-s3 /data/s3
       readinessProbe: {{tcpSocket: {{port: 9000}}, periodSeconds: 1}}
       securityContext: &restricted
         allowPrivilegeEscalation: false
