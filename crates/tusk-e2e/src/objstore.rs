@@ -80,20 +80,24 @@ impl Store {
     /// spec has no field for it, path-style addressing, the port and the CA.
     pub fn global(self, number: u8, namespace: &str) -> Vec<(String, String)> {
         let key = |option: &str| format!("repo{number}-{option}");
-        let mut options = vec![
-            (key("storage-port"), self.port().to_string()),
-            (
-                key("storage-ca-file"),
-                format!("/etc/pgbackrest/conf.d/{CA_FILE}"),
-            ),
-        ];
+        let mut options = vec![(
+            key("storage-ca-file"),
+            format!("/etc/pgbackrest/conf.d/{CA_FILE}"),
+        )];
+        let port = self.port().to_string();
         match self {
-            Store::S3 => options.push((key("s3-uri-style"), "path".into())),
+            Store::S3 => {
+                options.push((key("storage-port"), port));
+                options.push((key("s3-uri-style"), "path".into()));
+            }
+            // pgBackRest 2.45 takes no `storage-port` for GCS ("not valid without option 'repo1-type' in
+            // ('azure', 's3')"; in a file it is ignored and 443 used): the port goes in the endpoint.
             Store::Gcs => {
-                options.push((key("gcs-endpoint"), host(namespace)));
+                options.push((key("gcs-endpoint"), format!("{}:{port}", host(namespace))));
                 options.push((key("gcs-key-type"), "token".into()));
             }
             Store::Azure => {
+                options.push((key("storage-port"), port));
                 options.push((key("azure-endpoint"), host(namespace)));
                 options.push((key("azure-uri-style"), "path".into()));
             }
