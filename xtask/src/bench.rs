@@ -3,7 +3,7 @@
 //! the same machine reuses it and the debug builds of the tests are left alone.
 
 use crate::cargo::cargo;
-use crate::{cache, testbed};
+use crate::{cache, cluster, testbed};
 use anyhow::{Result, bail};
 
 /// Builds `tusk` and `tusk-bench` (release), then runs the benchmark with `arguments` passed through.
@@ -26,6 +26,28 @@ pub fn run(arguments: &[String]) -> Result<()> {
         .status()?;
     if !ran.success() {
         bail!("the benchmark failed");
+    }
+    Ok(())
+}
+
+/// `cargo xtask bench-backup`: the backup and restore benchmark (`crates/tusk-e2e/src/bin/backup-bench.rs`) on
+/// the local Kubernetes, brought up first when it does not answer; `arguments` are passed through.
+pub fn backup(arguments: &[String]) -> Result<()> {
+    let layout = cluster::ensure_up()?;
+    let mut bench = cargo();
+    bench
+        .args([
+            "run",
+            "--release",
+            "-p",
+            "tusk-e2e",
+            "--bin",
+            "backup-bench",
+            "--",
+        ])
+        .args(arguments);
+    if !cluster::with_env(&mut bench, &layout)?.status()?.success() {
+        bail!("the backup benchmark failed");
     }
     Ok(())
 }

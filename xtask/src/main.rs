@@ -31,6 +31,13 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         arguments: Vec<String>,
     },
+    /// Measure a backup and a restore of a generated database (about 2 GB) on the local Kubernetes:
+    /// pgBackRest by hand versus through Tusk.
+    BenchBackup {
+        /// Passed to the benchmark (`--scale N`: pgbench's scale, 140 by default).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        arguments: Vec<String>,
+    },
     /// Run every test tier, building first whatever the tests need.
     Test,
     /// A real single-node Kubernetes on this machine, for the end-to-end tests (as root).
@@ -76,6 +83,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Demo => demo::run(),
         Command::Bench { arguments } => bench::run(&arguments),
+        Command::BenchBackup { arguments } => bench::backup(&arguments),
         Command::Test => test::run(),
         Command::Cluster { command } => match command {
             ClusterCommand::Up => cluster::up(),

@@ -144,6 +144,50 @@ pub struct PgBackRestStatus {
     /// The latest run of each backup schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_backups: Option<Vec<PgBackRestScheduledBackupStatus>>,
+    /// WAL archiving as the primary reports it (PostgreSQL's `pg_stat_archiver`), read when the cluster is
+    /// reconciled (a Tusk addition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_archiving: Option<WalArchivingStatus>,
+}
+
+/// WAL archiving on the primary: the last segment pushed to the repositories and the last failure.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+pub struct WalArchivingStatus {
+    /// The last WAL file archived.
+    #[serde(
+        rename = "lastArchivedWAL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_archived_wal: Option<String>,
+    /// When it was archived.
+    #[serde(
+        rename = "lastArchivedTime",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_archived_time: Option<Time>,
+    /// How many attempts to archive a WAL file failed since the statistics were reset.
+    #[serde(
+        rename = "failedCount",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub failed_count: Option<i64>,
+    /// The WAL file of the last failed attempt.
+    #[serde(
+        rename = "lastFailedWAL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_failed_wal: Option<String>,
+    /// When the last attempt failed.
+    #[serde(
+        rename = "lastFailedTime",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_failed_time: Option<Time>,
 }
 
 /// The state of a manual backup or restore Job.

@@ -12,6 +12,7 @@
 pub mod client;
 pub mod hippo;
 pub mod objstore;
+pub mod pgbackrest;
 pub mod writer;
 
 use anyhow::{Context, Result, bail};
@@ -148,6 +149,11 @@ pub fn install_operator() -> Result<()> {
             "deployment/tusk-operator",
         ])?;
     }
+    wait_for_operator()
+}
+
+/// Waits until the operator Deployment's rollout is complete.
+fn wait_for_operator() -> Result<()> {
     kubectl(&[
         "-n",
         OPERATOR_NAMESPACE,
@@ -215,15 +221,7 @@ impl OperatorStopped {
             "deployment/tusk-operator",
             &format!("--replicas={}", self.replicas),
         ])?;
-        kubectl(&[
-            "-n",
-            OPERATOR_NAMESPACE,
-            "rollout",
-            "status",
-            "deployment/tusk-operator",
-            "--timeout=180s",
-        ])?;
-        Ok(())
+        wait_for_operator()
     }
 
     /// Scales the operator back now, reporting failure (dropping the guard does the same, ignoring errors).

@@ -2,17 +2,17 @@
 //! Blob (Azurite), each a real server of the protocol in the test's namespace, reached over TLS with a CA that
 //! pgBackRest trusts through `spec.backups.pgbackrest.configuration` (`tusk_e2e::objstore`). Each test shows:
 //! the stanza created (`status.pgbackrest.repos[0].stanzaCreated`); WAL archived into the bucket (PostgreSQL's
-//! `pg_stat_archiver`, pgBackRest's listing, and the object on the server's side); a full backup in the bucket
-//! that `pgbackrest info` lists and `pgbackrest verify` accepts; and a restore from the bucket (the backup and
-//! the WAL archived after it) into a scratch directory whose PostgreSQL has every row written before and
-//! after the backup.
+//! `pg_stat_archiver`, pgBackRest's listing, and the object on the server's side); the operator's backup Jobs
+//! writing into the bucket (the replica-create backup after stanza creation, then a manual full backup by
+//! annotation), both listed by `pgbackrest info` and accepted by `pgbackrest verify`; and a restore from the
+//! bucket (the manual backup and the WAL archived after it) into a scratch directory whose PostgreSQL has every
+//! row written before and after the backup.
 
-use serde_json::Value;
 use std::time::Duration;
 use tusk_e2e::objstore::{CONFIGURATION_SECRET, ObjectStores, Store};
 use tusk_e2e::{
-    Namespace, POSTGRES_IMAGE, get_json, hippo, install_operator, kubectl, require_cluster,
-    wait_for,
+    Namespace, POSTGRES_IMAGE, get_json, hippo, install_operator, kubectl, pgbackrest,
+    require_cluster, wait_for,
 };
 
 /// hippo's `spec.backups` with repository `repo1` in `store`.
@@ -100,45 +100,54 @@ fn repository_in(store: Store) {
     )
     .expect("the stanza is created in the bucket");
 
+    wait_for(
+        "status.pgbackrest.repos[0].replicaCreateBackupComplete",
+        Duration::from_secs(300),
+        || {
+            let repo = pgbackrest::status(namespace, "hippo")?["repos"][0].clone();
+            Ok((repo["replicaCreateBackupComplete"] == true).then_some(()))
+        },
+    )
+    .expect("the operator's first backup lands in the bucket");
+
     psql(
         namespace,
         pod,
         "create table objstore_rows (n int primary key); \
          insert into objstore_rows select generate_series(1, 100)",
     )
-    .expect("rows before the backup");
-    let backup = exec(
+    .expect("rows before the manual backup");
+    let manual = pgbackrest::manual_backup(
+        namespace,
+        "hippo",
+        "repo1",
+        "objstore",
+        &["--type=full", "--start-fast"],
+    )
+    .expect("the manual backup finishes");
+    assert_eq!(
+        manual["succeeded"], 1,
+        "the manual backup succeeded: {manual}"
+    );
+    let info = exec(
         namespace,
         pod,
         &[
             "pgbackrest",
             "--stanza=db",
             "--repo=1",
-            "--type=full",
-            "--log-level-console=warn",
-            "backup",
+            "--output=json",
+            "info",
         ],
-    );
-    backup.expect("a full backup into the bucket");
-    let info: Value = serde_json::from_str(
-        &exec(
-            namespace,
-            pod,
-            &[
-                "pgbackrest",
-                "--stanza=db",
-                "--repo=1",
-                "--output=json",
-                "info",
-            ],
-        )
-        .expect("pgbackrest info"),
     )
-    .expect("pgbackrest info is JSON");
-    let backups = info[0]["backup"].as_array().expect("a backup list");
-    assert_eq!(backups.len(), 1, "one backup: {info}");
-    assert_eq!(backups[0]["type"], "full", "{info}");
-    let label = backups[0]["label"].as_str().expect("a label").to_string();
+    .expect("pgbackrest info");
+    let backups = pgbackrest::parse(&info).expect("pgbackrest info is JSON");
+    assert_eq!(
+        backups.iter().map(|b| b.type_.as_str()).collect::<Vec<_>>(),
+        ["full", "full"],
+        "the replica-create backup and the manual one: {info}"
+    );
+    let label = backups[1].label.clone();
 
     psql(
         namespace,

@@ -65,6 +65,10 @@ pub struct Objects {
     pub cron_jobs: Vec<CronJob>,
     /// The Job that creates the stanza in the repositories (the controller creates it once the primary runs).
     pub stanza_job: Option<Job>,
+    /// The full backup taken once the stanza exists (the controller creates it then).
+    pub replica_create_job: Option<Job>,
+    /// The hash of the configuration backup Jobs read, for the manual backup Jobs the controller builds.
+    pub pgbackrest_repo_hash: String,
     /// The namespace's root CA (shared by its clusters: no owner), and whether it was made by this build.
     pub root_ca: Option<(Secret, bool)>,
     /// The cluster's certificate Secrets: server, replication client, one per instance, pgBackRest.
@@ -145,6 +149,8 @@ pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Result<Objects,
         statefulsets: backups.repo_host.into_iter().collect(),
         cron_jobs: backups.cron_jobs,
         stanza_job: backups.stanza_job,
+        replica_create_job: backups.replica_create_job,
+        pgbackrest_repo_hash: backups.repo_config_hash.clone(),
         disruption_budgets: instances::disruption_budget::disruption_budgets(cluster),
         user_secrets: users::secrets(cluster, inputs.secrets),
     };
@@ -193,6 +199,7 @@ impl Objects {
         out.extend(self.disruption_budgets.iter().map(to_json));
         out.extend(self.cron_jobs.iter().map(to_json));
         out.extend(self.stanza_job.iter().map(to_json));
+        out.extend(self.replica_create_job.iter().map(to_json));
         out.extend(self.root_ca.iter().map(|(root, _)| to_json(root)));
         out.extend(self.certificates.iter().map(to_json));
         out.extend(self.user_secrets.iter().map(to_json));

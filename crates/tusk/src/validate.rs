@@ -8,7 +8,20 @@ use tusk_api::validation::Violation;
 pub fn validate(cluster: &PostgresCluster) -> Vec<Violation> {
     let mut violations = tusk_api::validation::validate(cluster);
     violations.extend(name_lengths(cluster));
+    violations.extend(restore_options(cluster));
     violations
+}
+
+/// The options of a restore from another cluster are pgBackRest options Tusk can pass on
+/// (`pgbackrest::restore::options`).
+fn restore_options(cluster: &PostgresCluster) -> Vec<Violation> {
+    cluster
+        .spec
+        .data_source
+        .as_ref()
+        .and_then(|source| source.postgres_cluster.as_ref())
+        .and_then(|source| crate::pgbackrest::restore::options(source).err())
+        .unwrap_or_default()
 }
 
 /// The names the spec leads to fit Kubernetes' limits. Instance StatefulSets are named `<cluster>-<set>-<suffix>`, and a StatefulSet name may have at most

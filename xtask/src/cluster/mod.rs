@@ -335,6 +335,25 @@ pub fn end_to_end() -> Result<bool> {
 
 /// The tests of `crates/tusk-e2e`, with `KUBECONFIG` and `PATH` as `cluster env` sets them.
 fn e2e(layout: &Layout) -> Result<()> {
+    let mut test = crate::cargo::cargo();
+    test.args([
+        "test",
+        "-p",
+        "tusk-e2e",
+        "--no-fail-fast",
+        "--",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    let status = with_env(&mut test, layout)?.status()?;
+    if !status.success() {
+        bail!("the end-to-end tests failed");
+    }
+    Ok(())
+}
+
+/// `command` with `KUBECONFIG` and `PATH` as `cluster env` sets them.
+pub fn with_env<'a>(command: &'a mut Command, layout: &Layout) -> Result<&'a mut Command> {
     let path = std::env::join_paths(
         [layout.testbed_bin.clone(), layout.cluster_bin.clone()]
             .into_iter()
@@ -342,23 +361,9 @@ fn e2e(layout: &Layout) -> Result<()> {
                 &std::env::var_os("PATH").unwrap_or_default(),
             )),
     )?;
-    let status = crate::cargo::cargo()
-        .args([
-            "test",
-            "-p",
-            "tusk-e2e",
-            "--no-fail-fast",
-            "--",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    Ok(command
         .env("KUBECONFIG", layout.admin_kubeconfig())
-        .env("PATH", path)
-        .status()?;
-    if !status.success() {
-        bail!("the end-to-end tests failed");
-    }
-    Ok(())
+        .env("PATH", path))
 }
 
 /// `cluster env`: shell lines that point `kubectl` at the cluster.

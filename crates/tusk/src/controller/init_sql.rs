@@ -3,6 +3,7 @@
 //! words; the SQL runs again when the ConfigMap changes (looked at every [`WATCH_INTERVAL`] while not done)
 //! or once the failed Job is removed ([`init_sql::KEEP_FINISHED_SECONDS`] after it finished).
 
+use super::jobs::{self, JobState};
 use super::{Context, FIELD_MANAGER, events};
 use crate::build;
 use crate::naming::{annotations, labels};
@@ -86,8 +87,8 @@ pub async fn reconcile(
         start(context, cluster, root_secret, &revision).await?;
         return Ok(waiting);
     };
-    let status = job.status.clone().unwrap_or_default();
-    if status.succeeded.unwrap_or(0) > 0 {
+    let state = jobs::state(&job);
+    if state == JobState::Succeeded {
         tracing::info!(cluster = %name, job = %job_name, "databaseInitSQL ran");
         events::publish(
             context,
@@ -105,12 +106,7 @@ pub async fn reconcile(
             again: None,
         });
     }
-    let failed = status
-        .conditions
-        .iter()
-        .flatten()
-        .any(|c| c.type_ == "Failed" && c.status == "True");
-    if failed {
+    if state == JobState::Failed {
         report_failure(context, cluster, &jobs, &job).await?;
     }
     Ok(waiting)

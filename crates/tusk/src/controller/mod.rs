@@ -2,15 +2,19 @@
 //! pipeline observe → validate → build (pure, `crate::build`) → apply, on every change and periodically.
 
 mod apply;
+mod archiving;
+mod backups;
 mod certificates;
 mod client_tls;
 mod events;
 mod init_sql;
+mod jobs;
 mod observe;
 mod patroni_api;
 mod pod_changes;
 mod prune;
 mod reconcile;
+mod restore;
 mod retire;
 mod rollout;
 mod sql;
@@ -123,7 +127,11 @@ fn controller(
         )
         .owns(scoped::<StatefulSet>(client, namespace), owned.clone())
         .owns(scoped::<CronJob>(client, namespace), owned.clone())
-        .owns(scoped::<Job>(client, namespace), owned.clone())
+        // By label, not owner: a scheduled backup's Job belongs to its CronJob.
+        .watches(scoped::<Job>(client, namespace), owned.clone(), |job| {
+            let cluster = job.labels().get(crate::naming::labels::CLUSTER)?.clone();
+            Some(ObjectRef::new(&cluster).within(&job.namespace()?))
+        })
         .owns(scoped::<Secret>(client, namespace), owned)
 }
 

@@ -1,10 +1,12 @@
 //! The observe stage: what exists of a cluster's instances — their StatefulSets, their volumes, their pods and
-//! which one Patroni made the leader.
+//! which one Patroni made the leader, and the Jobs the operator started.
 
+use super::pod_changes::is_ready;
 use crate::instances::{plan, volumes};
-use crate::naming::{labels, names};
+use crate::naming::{annotations, labels, names};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Endpoints, PersistentVolumeClaim, Pod, Secret};
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource, ResourceExt};
 use std::collections::BTreeMap;
@@ -25,6 +27,29 @@ pub struct Observation {
     pub repo_host: Option<StatefulSet>,
     /// The instances' pods.
     pub pods: Vec<Pod>,
+    /// The cluster's Jobs (stanza, backups, init SQL, restore).
+    pub jobs: Vec<Job>,
+    /// Patroni's dynamic configuration as it keeps it in its DCS (the `config` annotation of the
+    /// `<c>-ha-config` Endpoints), once Patroni wrote it.
+    pub patroni_configuration: Option<serde_json::Value>,
+}
+
+impl Observation {
+    /// The pod Patroni made the leader, when it is Ready and not being deleted.
+    pub fn ready_leader(&self) -> Option<&Pod> {
+        self.pods.iter().find(|pod| {
+            pod.labels().get(labels::ROLE).map(String::as_str) == Some(labels::ROLE_PATRONI_LEADER)
+                && pod.metadata.deletion_timestamp.is_none()
+                && is_ready(pod)
+        })
+    }
+
+    /// The cluster's Jobs that carry `label`.
+    pub fn jobs_labelled<'a>(&'a self, label: &'a str) -> impl Iterator<Item = &'a Job> + 'a {
+        self.jobs
+            .iter()
+            .filter(move |job| job.labels().contains_key(label))
+    }
 }
 
 /// Lists the objects of `cluster` in `namespace`, and reads the Secrets its build needs.
@@ -96,6 +121,28 @@ pub async fn observe(
         )))
         .await?
         .items;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
+    let jobs: Vec<Job> = jobs
+        .list(&of_cluster)
+        .await?
+        .items
+        .into_iter()
+        // A scheduled backup's Job belongs to its CronJob.
+        .filter(|job| {
+            is_ours(job, uid.as_deref()) || job.labels().contains_key(labels::PGBACKREST_CRONJOB)
+        })
+        .collect();
+    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), namespace);
+    let patroni_configuration = endpoints
+        .get_opt(&names::patroni_config_service(name))
+        .await?
+        .and_then(|found| {
+            found
+                .annotations()
+                .get(annotations::PATRONI_DYNAMIC_CONFIGURATION)
+                .cloned()
+        })
+        .and_then(|text| serde_json::from_str(&text).ok());
     let leaders: Vec<String> = instance_pods
         .iter()
         .filter(|pod| {
@@ -136,6 +183,8 @@ pub async fn observe(
         secrets,
         repo_host,
         pods: instance_pods,
+        jobs,
+        patroni_configuration,
     })
 }
 

@@ -1,11 +1,13 @@
 //! One reconcile of one cluster.
 
 use super::apply::apply_all;
+use super::archiving;
+use super::backups;
 use super::certificates;
 use super::client_tls;
 use super::observe::observe;
-use super::pod_changes::is_ready;
 use super::prune::prune;
+use super::restore;
 use super::retire::retire;
 use super::rollout;
 use super::stanza;
@@ -142,7 +144,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
             offline: false,
         },
     );
-    let objects = match built {
+    let mut objects = match built {
         Ok(objects) => objects,
         Err(error) => {
             let invalid = status::references_invalid(
@@ -168,6 +170,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     apply_all(&context.client, &objects.config_maps).await?;
     apply_all(&context.client, &objects.volumes).await?;
     forget_earlier_patroni(&context.client, &cluster).await?;
+    let restore = restore::reconcile(context, &cluster, &plan, &mut objects.statefulsets).await?;
     apply_all(&context.client, &objects.statefulsets).await?;
     apply_all(&context.client, &objects.disruption_budgets).await?;
     prune(
@@ -209,22 +212,34 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         naming::labels::ROLE_PGUSER.into(),
     );
     prune(&context.client, &cluster, &of_users, &objects.user_secrets).await?;
-    let users = users::reconcile(context, &cluster, &objects).await;
+    let leader = observation.ready_leader();
+    let users = users::reconcile(context, &cluster, &objects, leader).await;
     let primary_ready = users.done && users.revision.is_some();
     let init_sql = init_sql::reconcile(context, &cluster, &objects, primary_ready).await?;
-    let leader_ready = observation.pods.iter().any(|pod| {
-        pod.labels().get(naming::labels::ROLE).map(String::as_str)
-            == Some(naming::labels::ROLE_PATRONI_LEADER)
-            && is_ready(pod)
-    });
     let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
+    let stanza_jobs: Vec<_> = observation
+        .jobs_labelled(naming::labels::PGBACKREST_STANZA)
+        .collect();
     let stanza_created = stanza::reconcile(
         context,
         &cluster,
         objects.stanza_job.as_ref(),
-        leader_ready && !standby,
+        &stanza_jobs,
+        leader.is_some() && !standby,
     )
     .await?;
+    let can_back_up =
+        stanza_created && leader.is_some() && !standby && cluster.spec.shutdown != Some(true);
+    let backups =
+        backups::reconcile(context, &cluster, &objects, &observation.jobs, can_back_up).await?;
+    let wal_archiving = match archiving::read(&cluster, &objects, leader).await {
+        Some(read) => Some(read),
+        None => cluster
+            .status
+            .as_ref()
+            .and_then(|status| status.pgbackrest.as_ref())
+            .and_then(|pgbackrest| pgbackrest.wal_archiving.clone()),
+    };
     let rolling = match operator_tls(&objects) {
         Some(tls) => rollout::roll(context, &cluster, &observation, &plan, tls).await?,
         None => false,
@@ -249,7 +264,13 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         &cluster,
         &observation.volumes,
         observation.repo_host.as_ref(),
-        stanza_created,
+        &status::Progress {
+            stanza_created,
+            replica_create_complete: backups.replica_create_complete,
+            manual: backups.manual,
+            scheduled: backups.scheduled,
+            wal_archiving,
+        },
     );
     let waiting: Vec<String> = plan
         .waiting_for_switchover
@@ -268,6 +289,26 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         )
         .await?;
     }
+    let backup_conditions =
+        status::pgbackrest_conditions(&cluster, pgbackrest.as_ref(), Time(Timestamp::now()));
+    for failing in backup_conditions.iter().filter(|c| {
+        c.type_ == status::WAL_ARCHIVING
+            && c.status == tusk_api::status::ConditionStatus::False
+            && status::is_news(&cluster, c)
+    }) {
+        let note = failing.message.clone();
+        events::publish(
+            context,
+            &cluster,
+            EventType::Warning,
+            "WALArchivingFailing",
+            note,
+        )
+        .await?;
+    }
+    let mut conditions = vec![valid, ready];
+    conditions.extend(backup_conditions);
+    conditions.extend(restore.condition);
     let clusters: Api<PostgresCluster> = Api::namespaced(context.client.clone(), &namespace);
     clusters
         .patch_status(
@@ -275,7 +316,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(status::patch(
                 &cluster,
-                &[valid, ready],
+                &conditions,
                 status::Observed {
                     instances: Some(&instance_sets),
                     pgbackrest: pgbackrest.as_ref(),
@@ -291,6 +332,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         .unwrap_or(RESYNC);
     let mut next = if users.done { RESYNC } else { USERS_RETRY };
     next = init_sql.again.map_or(next, |again| next.min(again));
+    next = restore.again.map_or(next, |again| next.min(again));
     if rolling {
         next = next.min(ROLLOUT_POLL);
     }

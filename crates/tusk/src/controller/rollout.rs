@@ -40,7 +40,7 @@ pub async fn roll(
     if let Some(leader) = members.iter().find(|m| m.leader && m.ready)
         && let Some(leader) = leader.pod.as_deref().and_then(api)
     {
-        configure(cluster, &leader).await;
+        configure(cluster, observation.patroni_configuration.as_ref(), &leader).await;
     }
     let leaving: Vec<String> = plan
         .waiting_for_switchover
@@ -164,10 +164,18 @@ fn patroni_member(
     ))
 }
 
-/// Makes Patroni's dynamic configuration what the spec says (`patroni::config::dynamic_configuration`);
-/// a failure is logged and tried again at the next reconcile.
-async fn configure(cluster: &PostgresCluster, leader: &patroni_api::Member) {
+/// Makes Patroni's dynamic configuration what the spec says (`patroni::config::dynamic_configuration`).
+/// `observed` is the configuration Patroni keeps in its DCS, as observed: when it is what the spec says,
+/// Patroni is not asked at all. A failure is logged and tried again at the next reconcile.
+async fn configure(
+    cluster: &PostgresCluster,
+    observed: Option<&serde_json::Value>,
+    leader: &patroni_api::Member,
+) {
     let wanted = serde_json::Value::Object(patroni::config::dynamic_configuration(cluster));
+    if observed == Some(&wanted) {
+        return;
+    }
     let outcome = match leader.configuration().await {
         Ok(current) if current == wanted => return,
         Ok(_) => leader.replace_configuration(&wanted).await.map(|_| ()),

@@ -4,12 +4,13 @@
 //! itself from that root for each connection. No `pods/exec`.
 
 use super::client_tls;
-use crate::naming::{labels, names};
+use crate::naming::names;
 use crate::pki::root::Root;
 use crate::postgres::{self, users};
 use k8s_openapi::api::core::v1::{Pod, Secret};
-use kube::api::ListParams;
-use kube::{Api, Client, ResourceExt};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 use rustls::pki_types::ServerName;
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -22,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_postgres::tls::{ChannelBinding, TlsConnect};
 use tusk_api::PostgresCluster;
+use tusk_api::status::WalArchivingStatus;
 
 /// How long one round of SQL may take, connection included.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -44,9 +46,6 @@ pub enum Error {
     /// The TCP connection failed.
     #[error("connecting: {0}")]
     Io(#[from] io::Error),
-    /// Listing pods failed.
-    #[error("Kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
     /// The round took longer than [`TIMEOUT`].
     #[error("timed out after {TIMEOUT:?}")]
     Timeout,
@@ -60,24 +59,18 @@ pub struct Primary {
     root: Root,
 }
 
-/// Finds the cluster's primary (the pod labelled as Patroni's leader, with an address).
-pub async fn primary(
-    client: &Client,
+/// How to reach the cluster's primary, the pod `leader` (Patroni's leader, from the observation).
+pub fn primary(
     cluster: &PostgresCluster,
+    leader: &Pod,
     root_secret: &Secret,
 ) -> Result<Primary, Error> {
     let name = cluster.name_any();
     let namespace = cluster.namespace().unwrap_or_default();
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-    let mut leader = labels::cluster(&name);
-    leader.insert(labels::ROLE.into(), labels::ROLE_PATRONI_LEADER.into());
-    let address = pods
-        .list(&ListParams::default().labels(&labels::selector(&leader)))
-        .await?
-        .items
-        .into_iter()
-        .filter(|pod| pod.metadata.deletion_timestamp.is_none())
-        .find_map(|pod| pod.status.and_then(|status| status.pod_ip))
+    let address = leader
+        .status
+        .as_ref()
+        .and_then(|status| status.pod_ip.clone())
         .filter(|ip| !ip.is_empty())
         .ok_or(Error::NoPrimary)?;
     let root = Root::from_secret(Some(root_secret), SystemTime::now()).ok_or(Error::NoRoot)?;
@@ -87,6 +80,38 @@ pub async fn primary(
         server_name: format!("{}.{namespace}.svc", names::primary_service(&name)),
         root,
     })
+}
+
+/// WAL archiving as the primary reports it (`pg_stat_archiver`).
+pub async fn wal_archiving(primary: &Primary) -> Result<WalArchivingStatus, Error> {
+    let round = async {
+        let db = primary.connect("postgres").await?;
+        let row = db
+            .query_one(
+                "SELECT last_archived_wal, \
+                 to_char(last_archived_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+                 failed_count, last_failed_wal, \
+                 to_char(last_failed_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+                 FROM pg_catalog.pg_stat_archiver",
+                &[],
+            )
+            .await?;
+        let time = |index: usize| {
+            row.get::<_, Option<String>>(index)
+                .and_then(|text| text.parse::<Timestamp>().ok())
+                .map(Time)
+        };
+        Ok::<_, Error>(WalArchivingStatus {
+            last_archived_wal: row.get(0),
+            last_archived_time: time(1),
+            failed_count: Some(row.get(2)),
+            last_failed_wal: row.get(3),
+            last_failed_time: time(4),
+        })
+    };
+    tokio::time::timeout(TIMEOUT, round)
+        .await
+        .map_err(|_| Error::Timeout)?
 }
 
 /// Makes every user and database of `wanted` exist on the primary (`postgres::users`); on PostgreSQL 15 and

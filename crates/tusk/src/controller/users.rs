@@ -6,6 +6,7 @@ use super::{Context, events, sql};
 use crate::build;
 use crate::naming::names;
 use crate::postgres::users::{self, User};
+use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::runtime::events::EventType;
 use tusk_api::PostgresCluster;
@@ -20,12 +21,13 @@ pub struct Outcome {
 
 /// Runs the users' SQL when their revision changed. A cluster with `customTLSSecret` is skipped: its server
 /// trusts the user's CA, not the root the operator's client certificate comes from; so is a cluster that is
-/// shut down. Options that are not role attributes are reported as a Warning event (`InvalidUserOptions`) and
-/// the rest is applied.
+/// shut down, and a standby (read-only: its roles come from the primary cluster). Options that are not role attributes are reported as a Warning event (`InvalidUserOptions`) and
+/// the rest is applied. `leader` is the Ready leader pod, if any.
 pub async fn reconcile(
     context: &Context,
     cluster: &PostgresCluster,
     objects: &build::Objects,
+    leader: Option<&Pod>,
 ) -> Outcome {
     let previous = cluster
         .status
@@ -35,7 +37,8 @@ pub async fn reconcile(
         revision: previous.clone(),
         done: true,
     };
-    if cluster.spec.shutdown == Some(true) || cluster.spec.custom_tls_secret.is_some() {
+    let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
+    if cluster.spec.shutdown == Some(true) || cluster.spec.custom_tls_secret.is_some() || standby {
         return unchanged;
     }
     let Some((root, _)) = &objects.root_ca else {
@@ -67,7 +70,8 @@ pub async fn reconcile(
         return unchanged;
     }
     let round = async {
-        let primary = sql::primary(&context.client, cluster, root).await?;
+        let leader = leader.ok_or(sql::Error::NoPrimary)?;
+        let primary = sql::primary(cluster, leader, root)?;
         sql::users(&primary, &list).await
     };
     match round.await {

@@ -18,3 +18,10 @@ pub const FINALIZER: &str = "postgres-operator.crunchydata.com/finalizer";
 /// Tusk's mark on a failed `databaseInitSQL` Job whose failure was reported as an event.
 pub const INIT_SQL_FAILURE_REPORTED: &str =
     "postgres-operator.crunchydata.com/init-sql-failure-reported";
+
+/// Where Patroni's Kubernetes DCS records, on the `<c>-ha-config` Endpoints, that the cluster was initialized
+/// (the system identifier).
+pub const PATRONI_INITIALIZE: &str = "initialize";
+
+/// Where Patroni's Kubernetes DCS keeps its dynamic configuration (JSON) on the `<c>-ha-config` Endpoints.
+pub const PATRONI_DYNAMIC_CONFIGURATION: &str = "config";

@@ -155,8 +155,9 @@ pub fn pod_dns_name(pod: &str, cluster: &str, namespace: &str) -> String {
     fully_qualified
 }
 
-/// A manual backup's Job: `<cluster>-backup-<suffix>`, `suffix` random (as PGO's `hippo-backup-x2bc`).
-pub fn manual_backup_job(cluster: &str, suffix: &str) -> String {
+/// A backup Job the operator starts (manual or replica-create): `<cluster>-backup-<suffix>`, as PGO's
+/// `hippo-backup-x2bc`; `suffix` is a short hash of what the backup is for.
+pub fn backup_job(cluster: &str, suffix: &str) -> String {
     format!("{cluster}-backup-{suffix}")
 }
 
@@ -243,7 +244,7 @@ mod tests {
         );
         assert_eq!(repo_host_service_account("hippo"), "hippo-repohost");
         assert_eq!(repo_host_pod("hippo"), "hippo-repo-host-0");
-        assert_eq!(manual_backup_job("hippo", "x2bc"), "hippo-backup-x2bc");
+        assert_eq!(backup_job("hippo", "x2bc"), "hippo-backup-x2bc");
         assert_eq!(
             pod_dns_name(&repo_host_pod("hippo"), "hippo", "zoo"),
             "hippo-repo-host-0.hippo-pods.zoo.svc.cluster.local"

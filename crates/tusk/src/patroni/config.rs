@@ -84,33 +84,78 @@ pub fn instance_file(cluster: &PostgresCluster, instance: &str, has_wal_volume: 
         initdb.push(json!({"waldir": postgres::wal_directory(version)}));
         basebackup.push(json!({"waldir": postgres::wal_directory(version)}));
     }
+    let mut postgresql = json!({
+        "listen": format!("*:{}", cluster.spec.port),
+        "connect_address": format!("{host}:{}", cluster.spec.port),
+        "data_dir": postgres::data_directory(version),
+        "config_dir": postgres::data_directory(version),
+        "pgpass": "/tmp/.pgpass",
+        "use_unix_socket": true,
+        "create_replica_methods": ["basebackup"],
+        "basebackup": basebackup,
+    });
+    if let Some(method) = pgbackrest_replica_method(cluster, has_wal_volume) {
+        postgresql["create_replica_methods"] = json!(["pgbackrest", "basebackup"]);
+        postgresql["pgbackrest"] = method;
+    }
+    let mut bootstrap = json!({"initdb": initdb, "post_bootstrap": post_bootstrap()});
+    if let Some((method, settings)) = crate::pgbackrest::restore::bootstrap_method(cluster) {
+        bootstrap["method"] = method.into();
+        bootstrap[method] = settings;
+    }
     let config = json!({
         "name": pod,
-        "postgresql": {
-            "listen": format!("*:{}", cluster.spec.port),
-            "connect_address": format!("{host}:{}", cluster.spec.port),
-            "data_dir": postgres::data_directory(version),
-            "config_dir": postgres::data_directory(version),
-            "pgpass": "/tmp/.pgpass",
-            "use_unix_socket": true,
-            "create_replica_methods": ["basebackup"],
-            "basebackup": basebackup,
-        },
+        "postgresql": postgresql,
         "restapi": {
             "listen": format!("0.0.0.0:{patroni_port}"),
             "connect_address": format!("{host}:{patroni_port}"),
         },
-        "bootstrap": {"initdb": initdb, "post_bootstrap": post_bootstrap()},
+        "bootstrap": bootstrap,
     });
     to_text(&config)
 }
 
-/// What Patroni runs once, after `initdb`, as the superuser: it creates the role the operator logs in as
-/// (by certificate). Patroni appends a connection string, which becomes psql's `--dbname`.
+/// Patroni's `pgbackrest` replica method, for a cluster with repositories: a new replica (or one Patroni
+/// reinitializes) is restored from the latest backup of the first repository (a standby's from its
+/// `standby.repoName`) with `--delta`, keeping what it has (`keep_data`), and then replays WAL from the archive
+/// and the primary, instead of copying the whole database from the primary. Patroni falls back to
+/// `pg_basebackup` when it fails (no backup yet, say). The command holds no user input.
+fn pgbackrest_replica_method(cluster: &PostgresCluster, has_wal_volume: bool) -> Option<Value> {
+    let repo = match &cluster.spec.standby {
+        Some(standby) if standby.enabled => standby.repo_name.clone(),
+        _ => cluster.spec.backups.pgbackrest.repos.first()?.name.clone(),
+    };
+    let number = repo.strip_prefix("repo")?.parse::<u8>().ok()?;
+    let version = cluster.spec.postgres_version;
+    let data = postgres::data_directory(version);
+    let mut restore = format!(
+        "pgbackrest restore --stanza={} --repo={number} --delta --type=standby \
+         --log-level-console=info --log-level-file=off",
+        crate::pgbackrest::STANZA
+    );
+    if has_wal_volume {
+        restore.push_str(&format!(
+            " --link-map=pg_wal={}",
+            postgres::wal_directory(version)
+        ));
+    }
+    Some(json!({
+        "command": format!("sh -c 'install -d -m 0700 {data} && exec {restore}'"),
+        "keep_data": true,
+        "no_params": true,
+    }))
+}
+
+/// What Patroni runs once, after `initdb` or a restore, as the superuser: it makes the role the operator logs
+/// in as (by certificate). A restored cluster may have it already (a clone of a Tusk cluster), so it is
+/// created unless it exists, then given its attributes. Patroni appends a connection string, which becomes
+/// psql's `--dbname`.
 pub fn post_bootstrap() -> String {
+    let role = users::quote_identifier(OPERATOR_USER);
     format!(
-        "psql -Xq -v ON_ERROR_STOP=1 -c 'CREATE ROLE {} WITH LOGIN SUPERUSER' --dbname",
-        users::quote_identifier(OPERATOR_USER)
+        "psql -Xq -v ON_ERROR_STOP=1 \
+         -c 'DO $$BEGIN CREATE ROLE {role}; EXCEPTION WHEN duplicate_object THEN NULL; END$$' \
+         -c 'ALTER ROLE {role} WITH LOGIN SUPERUSER' --dbname"
     )
 }
 
@@ -252,12 +297,24 @@ spec:
         );
         assert_eq!(
             config["bootstrap"]["post_bootstrap"],
-            r#"psql -Xq -v ON_ERROR_STOP=1 -c 'CREATE ROLE "_tusk" WITH LOGIN SUPERUSER' --dbname"#
+            r#"psql -Xq -v ON_ERROR_STOP=1 -c 'DO $$BEGIN CREATE ROLE "_tusk"; EXCEPTION WHEN duplicate_object THEN NULL; END$$' -c 'ALTER ROLE "_tusk" WITH LOGIN SUPERUSER' --dbname"#
         );
+        assert!(config["bootstrap"].get("method").is_none(), "initdb");
         assert_eq!(
             config["postgresql"]["basebackup"],
             json!([{"checkpoint": "fast"}, {"waldir": "/pgwal/pg15_wal"}])
         );
+        assert_eq!(
+            config["postgresql"]["create_replica_methods"],
+            json!(["pgbackrest", "basebackup"])
+        );
+        assert_eq!(
+            config["postgresql"]["pgbackrest"]["command"],
+            "sh -c 'install -d -m 0700 /pgdata/pg15 && exec pgbackrest restore --stanza=db --repo=1 \
+             --delta --type=standby --log-level-console=info --log-level-file=off \
+             --link-map=pg_wal=/pgwal/pg15_wal'"
+        );
+        assert_eq!(config["postgresql"]["pgbackrest"]["keep_data"], true);
         let without_wal = parse(&instance_file(&cluster(""), "hippo-instance1-x2bc", false));
         assert_eq!(
             without_wal["bootstrap"]["initdb"].as_array().map(Vec::len),

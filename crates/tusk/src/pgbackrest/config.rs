@@ -87,7 +87,7 @@ pub fn files(cluster: &PostgresCluster, instances: &[String]) -> Result<Files, C
 }
 
 /// The hex SHA-256 of files, each with its name.
-fn hash(files: &[(&str, &String)]) -> String {
+pub(crate) fn hash(files: &[(&str, &String)]) -> String {
     let mut digest = Sha256::new();
     for (name, content) in files {
         digest.update(name.as_bytes());
@@ -223,7 +223,7 @@ fn server_file(cluster: &PostgresCluster) -> Result<Ini, ConfigError> {
 }
 
 /// A repository's own options: its type, path and bucket (or container), wherever it is read from.
-fn repo_options(
+pub(super) fn repo_options(
     ini: &mut Ini,
     number: u8,
     repo: &PgBackRestRepo,

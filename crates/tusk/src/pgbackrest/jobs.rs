@@ -6,7 +6,7 @@
 //! node (required pod affinity). It has no Kubernetes API access.
 
 use super::projections::{config_mount, config_volume, job_projections};
-use super::{STANZA, repo_path};
+use super::{STANZA, repo_number, repo_path};
 use crate::images::Images;
 use crate::metadata::owned_by;
 use crate::naming::labels::{self, Labels};
@@ -34,23 +34,58 @@ pub struct Target<'a> {
     pub volume: bool,
 }
 
-/// `pgbackrest backup` of `target`, then `options` (already checked).
-pub fn backup_command(target: Target<'_>, options: &[String]) -> Vec<String> {
+/// The repository on whose volume every pgBackRest Job of `cluster` keeps its locks: the first `volume`
+/// repository. pgBackRest's locks are files, so Jobs in different pods exclude each other only through a
+/// shared directory; with it, two backups of the cluster never run at once, whatever their repositories (a
+/// Job that meets the lock fails and is retried). A cluster with cloud repositories only has none.
+pub fn lock_repo(cluster: &PostgresCluster) -> Option<Target<'_>> {
+    cluster
+        .spec
+        .backups
+        .pgbackrest
+        .repos
+        .iter()
+        .filter(|repo| repo.volume.is_some())
+        .find_map(|repo| {
+            Some(Target {
+                name: &repo.name,
+                number: repo_number(&repo.name, "").ok()?,
+                volume: true,
+            })
+        })
+}
+
+/// `--lock-path` on the volume of `lock` (see [`lock_repo`]).
+pub fn lock_option(lock: Target<'_>) -> String {
+    format!("--lock-path={}/lock", repo_path(lock.number))
+}
+
+/// The spec of a Job of `cluster` that runs `pgbackrest backup` into `target` with `options` (already
+/// checked), locked on the [`lock_repo`]; the arguments after `target` are [`job_spec`]'s.
+pub fn backup_job_spec(
+    cluster: &PostgresCluster,
+    images: &Images,
+    target: Target<'_>,
+    options: &[String],
+    pod_labels: Labels,
+    config_hash: &str,
+) -> JobSpec {
+    let lock = lock_repo(cluster);
     let mut command: Vec<String> = vec![
         "pgbackrest".into(),
         "backup".into(),
         format!("--stanza={STANZA}"),
         format!("--repo={}", target.number),
     ];
-    if target.volume {
-        command.push(format!("--lock-path={}/lock", repo_path(target.number)));
-    }
+    command.extend(lock.map(lock_option));
     command.extend([
         "--log-level-console=info".into(),
         "--log-level-file=off".into(),
     ]);
     command.extend(options.iter().cloned());
-    command
+    let mut mounted = vec![target];
+    mounted.extend(lock.filter(|lock| *lock != target));
+    job_spec(cluster, images, &mounted, command, pod_labels, config_hash)
 }
 
 /// The spec of a Job of `cluster` that runs `command` against `targets` (it mounts the volume ones).
@@ -142,7 +177,7 @@ fn with_repo_host(cluster: &str) -> Affinity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pgbackrest::tests::hippo;
+    use crate::pgbackrest::tests::{hippo, hippo_with};
 
     const VOLUME: Target<'static> = Target {
         name: "repo1",
@@ -151,9 +186,18 @@ mod tests {
     };
 
     #[test]
-    fn a_volume_backup_locks_on_the_repository_and_runs_beside_the_repo_host() {
+    fn a_backup_locks_on_the_first_volume_repository_and_runs_beside_the_repo_host() {
+        let spec = backup_job_spec(
+            &hippo(),
+            &Images::default(),
+            VOLUME,
+            &["--type=full".into()],
+            labels::pgbackrest_backup_job("hippo", "repo1", labels::BACKUP_MANUAL),
+            "abc",
+        );
+        let pod = spec.template.spec.as_ref().unwrap();
         assert_eq!(
-            backup_command(VOLUME, &["--type=full".into()]),
+            pod.containers[0].command.as_deref().unwrap_or_default(),
             [
                 "pgbackrest",
                 "backup",
@@ -165,26 +209,6 @@ mod tests {
                 "--type=full"
             ]
         );
-        let cloud = Target {
-            name: "repo2",
-            number: 2,
-            volume: false,
-        };
-        assert!(
-            !backup_command(cloud, &[])
-                .iter()
-                .any(|a| a.starts_with("--lock-path"))
-        );
-
-        let spec = job_spec(
-            &hippo(),
-            &Images::default(),
-            &[VOLUME],
-            vec!["pgbackrest".into()],
-            labels::pgbackrest_backup_job("hippo", "repo1", labels::BACKUP_MANUAL),
-            "abc",
-        );
-        let pod = spec.template.spec.as_ref().unwrap();
         assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
         let term = &pod
             .affinity
@@ -214,5 +238,45 @@ mod tests {
             meta.annotations.as_ref().unwrap()[annotations::PGBACKREST_CONFIG_HASH],
             "abc"
         );
+    }
+
+    #[test]
+    fn a_cloud_backup_shares_the_volume_lock_when_there_is_one() {
+        let cloud = Target {
+            name: "repo2",
+            number: 2,
+            volume: false,
+        };
+        let mixed = hippo_with(
+            "repos: [{name: repo2, s3: {bucket: b, endpoint: e, region: r}}, {name: repo3, volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}}]",
+            "",
+        );
+        let spec = backup_job_spec(&mixed, &Images::default(), cloud, &[], Labels::new(), "abc");
+        let pod = spec.template.spec.as_ref().unwrap();
+        let command = pod.containers[0].command.clone().unwrap_or_default();
+        assert!(command.contains(&"--repo=2".to_string()));
+        assert!(command.contains(&"--lock-path=/pgbackrest/repo3/lock".to_string()));
+        assert!(
+            pod.volumes
+                .iter()
+                .flatten()
+                .any(|v| v.name == "repo3" && v.persistent_volume_claim.is_some()),
+            "the lock's volume is mounted"
+        );
+        assert!(pod.affinity.is_some(), "beside the repository host");
+
+        let cloud_only = crate::pgbackrest::tests::hippo_s3();
+        let spec = backup_job_spec(
+            &cloud_only,
+            &Images::default(),
+            cloud,
+            &[],
+            Labels::new(),
+            "abc",
+        );
+        let pod = spec.template.spec.as_ref().unwrap();
+        let command = pod.containers[0].command.clone().unwrap_or_default();
+        assert!(!command.iter().any(|a| a.starts_with("--lock-path")));
+        assert!(pod.affinity.is_none());
     }
 }

@@ -1,27 +1,32 @@
-//! A manual backup: the Job `<c>-backup-<suffix>` that takes the backup of `spec.backups.pgbackrest.manual`,
-//! which the controller starts when the `pgbackrest-backup` annotation of the cluster changes.
+//! A manual backup: the Job `<c>-backup-<hash of the request>` that takes the backup of
+//! `spec.backups.pgbackrest.manual`, which the controller starts when the `pgbackrest-backup` annotation of the
+//! cluster changes. The Job carries the annotation's value (the request's id), as PGO's.
 //!
 //! `options` are passed to `pgbackrest backup` as arguments (no shell). Each entry is split on whitespace,
 //! so `--type=full --start-fast` is two options; a value cannot contain a space. Every option must start
 //! with `--` and contain no control character; `--repo` and `--stanza` are Tusk's (`repoName` chooses the
 //! repository), as in PGO.
 
-use super::jobs::{Target, backup_command, job_spec};
+use super::config::hash;
+use super::jobs::{Target, backup_job_spec};
 use super::{ConfigError, repo_number};
 use crate::images::Images;
 use crate::metadata::owned_by;
-use crate::naming::{labels, names};
+use crate::naming::{annotations, labels, names};
 use k8s_openapi::api::batch::v1::Job;
 use tusk_api::PostgresCluster;
 
 const FIELD: &str = "spec.backups.pgbackrest.manual";
 
-/// The Job of the manual backup of `cluster`, named with `suffix` (for example
-/// [`crate::instances::plan::random_suffix`]); `config_hash` goes on its pod.
+/// How often the backup's pod is retried before the Job fails: once, for a backup that met another one's lock.
+const BACKOFF_LIMIT: i32 = 1;
+
+/// The Job of the manual backup of `cluster` requested as `id` (the annotation's value); `config_hash` goes on
+/// its pod.
 pub fn manual_backup_job(
     cluster: &PostgresCluster,
     images: &Images,
-    suffix: &str,
+    id: &str,
     config_hash: &str,
 ) -> Result<Job, ConfigError> {
     let name = cluster.metadata.name.as_deref().unwrap_or_default();
@@ -49,21 +54,22 @@ pub fn manual_backup_job(
         volume: repo.volume.is_some(),
     };
     let ours = labels::pgbackrest_backup_job(name, &repo.name, labels::BACKUP_MANUAL);
+    let suffix: String = hash(&[("id", &id.to_string())]).chars().take(8).collect();
+    let mut metadata = owned_by(
+        cluster,
+        names::backup_job(name, &suffix),
+        spec.metadata.as_ref(),
+        ours.clone(),
+    );
+    metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(annotations::PGBACKREST_BACKUP.into(), id.into());
+    let mut job_spec = backup_job_spec(cluster, images, target, &options, ours, config_hash);
+    job_spec.backoff_limit = Some(BACKOFF_LIMIT);
     Ok(Job {
-        metadata: owned_by(
-            cluster,
-            names::manual_backup_job(name, suffix),
-            spec.metadata.as_ref(),
-            ours.clone(),
-        ),
-        spec: Some(job_spec(
-            cluster,
-            images,
-            &[target],
-            backup_command(target, &options),
-            ours,
-            config_hash,
-        )),
+        metadata,
+        spec: Some(job_spec),
         ..Job::default()
     })
 }
@@ -115,7 +121,12 @@ mod tests {
     }
 
     fn build(manual: &str) -> Result<Job, ConfigError> {
-        manual_backup_job(&cluster(manual), &Images::default(), "x2bc", "abc")
+        manual_backup_job(
+            &cluster(manual),
+            &Images::default(),
+            "2026-11-28_12:00:00",
+            "abc",
+        )
     }
 
     #[test]
@@ -124,7 +135,24 @@ mod tests {
             "{repoName: repo1, options: [\"--type=full  --start-fast\", --annotation=by=me]}",
         )
         .expect("builds");
-        assert_eq!(job.metadata.name.as_deref(), Some("hippo-backup-x2bc"));
+        let name = job.metadata.name.clone().unwrap_or_default();
+        assert!(name.starts_with("hippo-backup-") && name.len() == "hippo-backup-".len() + 8);
+        assert_eq!(
+            job.metadata.annotations.as_ref().unwrap()[annotations::PGBACKREST_BACKUP],
+            "2026-11-28_12:00:00"
+        );
+        let other = manual_backup_job(
+            &cluster("{repoName: repo1}"),
+            &Images::default(),
+            "again",
+            "abc",
+        )
+        .unwrap();
+        assert_ne!(
+            other.metadata.name.as_deref(),
+            Some(name.as_str()),
+            "each request its own Job"
+        );
         let labels = job.metadata.labels.as_ref().unwrap();
         assert_eq!(labels[labels::PGBACKREST_BACKUP], labels::BACKUP_MANUAL);
         assert_eq!(labels[labels::PGBACKREST_REPO], "repo1");
@@ -161,7 +189,7 @@ mod tests {
         let error = manual_backup_job(
             &crate::pgbackrest::tests::hippo(),
             &Images::default(),
-            "x2bc",
+            "now",
             "abc",
         )
         .expect_err("no manual");

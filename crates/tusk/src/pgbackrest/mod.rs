@@ -36,7 +36,9 @@ pub mod ini;
 pub mod jobs;
 pub mod manual;
 pub mod projections;
+pub mod replica_create;
 pub mod repo_host;
+pub mod restore;
 pub mod schedules;
 pub mod sidecar;
 pub mod stanza;
@@ -102,6 +104,8 @@ pub struct Backups {
     pub cron_jobs: Vec<CronJob>,
     /// The Job that creates the stanza in the repositories.
     pub stanza_job: Option<Job>,
+    /// The full backup taken once the stanza exists.
+    pub replica_create_job: Option<Job>,
 }
 
 /// Builds every pgBackRest object of `cluster`, whose instances are `instances` (StatefulSet names), keeping
@@ -125,6 +129,7 @@ pub fn backups(
         service_account,
         cron_jobs: schedules::cron_jobs(cluster, images, &files.repo_hash)?,
         stanza_job: stanza::stanza_job(cluster, images, &files.repo_hash)?,
+        replica_create_job: replica_create::replica_create_job(cluster, images, &files.repo_hash)?,
         instance_config_hash: files.instance_hash,
         repo_config_hash: files.repo_hash,
     })
@@ -160,7 +165,6 @@ pub(crate) fn repo_number(name: &str, field: &str) -> Result<u8, ConfigError> {
         .ok_or_else(|| ConfigError::new(field, format!("{name:?} is not one of repo1..repo4")))
 }
 
-/// Where a volume repository is mounted, and every repository's default path: `/pgbackrest/repoN`.
 /// The command of a `pgbackrest server` container that logs to `log_path`: pgBackRest does not create its log
 /// directory (it warns `unable to open log file ... No such file or directory` and logs nothing), and
 /// PGO's images create it in a startup script; here the container makes it before it starts the server.
@@ -177,6 +181,7 @@ pub fn server_command(log_path: &str) -> Vec<String> {
     .to_vec()
 }
 
+/// Where a volume repository is mounted, and every repository's default path: `/pgbackrest/repoN`.
 pub fn repo_path(number: u8) -> String {
     format!("{REPO_ROOT}/repo{number}")
 }

@@ -178,7 +178,7 @@ fn config_files(cluster: &str, files: &[&str]) -> VolumeProjection {
     }
 }
 
-fn secret(name: String, items: &[(&str, &str)]) -> VolumeProjection {
+pub(super) fn secret(name: String, items: &[(&str, &str)]) -> VolumeProjection {
     VolumeProjection {
         secret: Some(SecretProjection {
             name,

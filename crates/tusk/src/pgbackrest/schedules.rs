@@ -3,7 +3,7 @@
 //! A new backup never starts while the last one of the same CronJob runs (`Forbid`), and none starts while
 //! the cluster is shut down or is a standby (whose repository belongs to the primary cluster).
 
-use super::jobs::{Target, backup_command, job_spec};
+use super::jobs::{Target, backup_job_spec};
 use super::{ConfigError, repos};
 use crate::images::Images;
 use crate::metadata::owned_by;
@@ -40,7 +40,6 @@ pub fn cron_jobs(
                 volume: repo.volume.is_some(),
             };
             let ours = labels::pgbackrest_cronjob(name, &repo.name, backup_type);
-            let command = backup_command(target, &[format!("--type={backup_type}")]);
             let metadata = owned_by(
                 cluster,
                 names::backup_cronjob(name, &repo.name, backup_type),
@@ -58,11 +57,11 @@ pub fn cron_jobs(
                             annotations: metadata.annotations.clone(),
                             ..ObjectMeta::default()
                         }),
-                        spec: Some(job_spec(
+                        spec: Some(backup_job_spec(
                             cluster,
                             images,
-                            &[target],
-                            command,
+                            target,
+                            &[format!("--type={backup_type}")],
                             ours,
                             config_hash,
                         )),

@@ -4,8 +4,8 @@
 //! stanza in every configured repository at once (`stanza-create` takes no `--repo`), so the Job mounts every
 //! volume repository. The command is idempotent: where the stanza of this cluster exists it changes nothing.
 
-use super::jobs::{Target, job_spec};
-use super::{ConfigError, STANZA, repo_path, repos};
+use super::jobs::{Target, job_spec, lock_option, lock_repo};
+use super::{ConfigError, STANZA, repos};
 use crate::images::Images;
 use crate::metadata::owned_by;
 use crate::naming::{labels, names};
@@ -40,7 +40,7 @@ pub fn stanza_job(
         cluster,
         images,
         &targets,
-        command(&targets),
+        command(cluster),
         ours.clone(),
         config_hash,
     );
@@ -57,17 +57,14 @@ pub fn stanza_job(
     }))
 }
 
-/// `pgbackrest stanza-create`; with a volume repository, its locks are kept on the first one's volume, as
-/// backups keep theirs.
-fn command(targets: &[Target<'_>]) -> Vec<String> {
+/// `pgbackrest stanza-create`, locked as backups are ([`lock_repo`]).
+fn command(cluster: &PostgresCluster) -> Vec<String> {
     let mut command = vec![
         "pgbackrest".to_string(),
         "stanza-create".into(),
         format!("--stanza={STANZA}"),
     ];
-    if let Some(volume) = targets.iter().find(|target| target.volume) {
-        command.push(format!("--lock-path={}/lock", repo_path(volume.number)));
-    }
+    command.extend(lock_repo(cluster).map(lock_option));
     command.extend([
         "--log-level-console=info".into(),
         "--log-level-file=off".into(),

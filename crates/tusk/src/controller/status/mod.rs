@@ -5,7 +5,7 @@
 
 mod pgbackrest;
 
-pub use pgbackrest::pgbackrest;
+pub use pgbackrest::{Progress, WAL_ARCHIVING, conditions as pgbackrest_conditions, pgbackrest};
 
 use crate::naming::labels;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -95,7 +95,7 @@ pub fn instances_ready(
 }
 
 /// A condition of `type_` that keeps its previous `lastTransitionTime` while its status stays the same.
-fn condition(
+pub fn condition(
     cluster: &PostgresCluster,
     type_: &str,
     status: ConditionStatus,

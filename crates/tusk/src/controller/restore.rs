@@ -1,0 +1,404 @@
+//! Bootstrapping a cluster from another cluster's backup (`spec.dataSource.postgresCluster`, built by
+//! `pgbackrest::restore`): reads the source cluster and its namespace's root CA, issues the Job's client
+//! certificate, applies the Job's configuration, runs the Job once, holds the instances until it succeeded,
+//! and reports each step in the condition `PostgresDataInitialized` (PGO's) with an Event when it changes.
+//!
+//! The restore runs only while the cluster's data is not initialized: once Patroni has bootstrapped the
+//! cluster (the `initialize` annotation of its `<c>-ha-config` Endpoints) the condition turns True, stays True,
+//! and the Job, its configuration and its certificate are deleted. A failed Job is reported with its last
+//! words and tried again after [`RETRY_FAILED`], or at once when the spec changes what it would do.
+
+use super::apply::apply_all;
+use super::{Context, events, status};
+use crate::instances::plan::Plan;
+use crate::naming::{annotations, labels, names};
+use crate::pgbackrest::restore::{self, Source};
+use crate::pki::leaf::{self, Subject};
+use crate::pki::root::Root;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Pod, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::runtime::events::EventType;
+use kube::{Resource, ResourceExt};
+use std::time::{Duration, SystemTime};
+use tusk_api::PostgresCluster;
+use tusk_api::status::{Condition, ConditionStatus};
+
+/// PGO's condition: whether the cluster's data exists (here: restored and bootstrapped by Patroni).
+pub const DATA_INITIALIZED: &str = "PostgresDataInitialized";
+/// How long a failed restore Job stays before it is tried again with the same spec.
+pub const RETRY_FAILED: Duration = Duration::from_secs(300);
+/// How soon a restore in progress is looked at again.
+const POLL: Duration = Duration::from_secs(5);
+/// How soon a missing source is looked for again (other namespaces' objects are not watched).
+const RECHECK: Duration = Duration::from_secs(30);
+
+/// What the stage leaves for `status` and the next reconcile.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// `PostgresDataInitialized`, for a cluster with `spec.dataSource.postgresCluster`.
+    pub condition: Option<Condition>,
+    /// When to look again.
+    pub again: Option<Duration>,
+}
+
+/// Runs the restore of `cluster` while its data is not initialized, and holds its instance `statefulsets`
+/// (about to be applied) until it succeeded.
+pub async fn reconcile(
+    context: &Context,
+    cluster: &PostgresCluster,
+    plan: &Plan,
+    statefulsets: &mut [StatefulSet],
+) -> Result<Outcome, kube::Error> {
+    let Some(source) = cluster
+        .spec
+        .data_source
+        .as_ref()
+        .and_then(|d| d.postgres_cluster.as_ref())
+    else {
+        return Ok(Outcome::default());
+    };
+    let name = cluster.name_any();
+    let namespace = cluster.namespace().unwrap_or_default();
+    if recorded_initialized(cluster) {
+        let message = "the data was restored from the backup and Patroni bootstrapped the cluster";
+        return Ok(Outcome {
+            condition: Some(report(context, cluster, true, "Initialized", message.into()).await?),
+            again: None,
+        });
+    }
+    if bootstrapped(context, cluster).await? {
+        clean_up(context, &namespace, &name).await?;
+        let message = "the data was restored from the backup and Patroni bootstrapped the cluster";
+        return Ok(Outcome {
+            condition: Some(report(context, cluster, true, "Initialized", message.into()).await?),
+            again: None,
+        });
+    }
+    let jobs: Api<Job> = Api::namespaced(context.client.clone(), &namespace);
+    let existing = jobs.get_opt(&names::restore_job(&name)).await?;
+    let planned: Vec<(&str, &str)> = plan
+        .instances
+        .iter()
+        .map(|i| (i.name.as_str(), i.set.as_str()))
+        .collect();
+    let startup = existing
+        .as_ref()
+        .and_then(|job| job.labels().get(labels::STARTUP_INSTANCE))
+        .filter(|instance| planned.iter().any(|(name, _)| name == instance))
+        .map(String::as_str)
+        .or_else(|| restore::startup_instance(cluster, planned.iter().copied()));
+    let Some(startup) = startup.map(str::to_string) else {
+        restore::hold(statefulsets, None);
+        return Ok(Outcome::default());
+    };
+    let restored = existing.as_ref().is_some_and(|job| {
+        succeeded(job) && job.labels().get(labels::STARTUP_INSTANCE) == Some(&startup)
+    });
+    restore::hold(statefulsets, restored.then_some(startup.as_str()));
+    if restored {
+        let message = format!(
+            "restored into instance {startup}; waiting for Patroni to bootstrap the cluster from it"
+        );
+        return Ok(Outcome {
+            condition: Some(report(context, cluster, false, "Restored", message).await?),
+            again: Some(POLL),
+        });
+    }
+
+    let wanted = match wanted_job(context, cluster, source, &startup).await? {
+        Ok(job) => job,
+        Err((reason, message)) => {
+            return Ok(Outcome {
+                condition: Some(report(context, cluster, false, reason, message).await?),
+                again: Some(RECHECK),
+            });
+        }
+    };
+    let Some(found) = existing else {
+        match jobs.create(&PostParams::default(), &wanted).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(error) => return Err(error),
+        }
+        tracing::info!(cluster = %name, instance = %startup, "restore Job created");
+        let message = format!(
+            "restoring into instance {startup} (Job {})",
+            wanted.name_any()
+        );
+        return Ok(Outcome {
+            condition: Some(report(context, cluster, false, "Restoring", message).await?),
+            again: Some(POLL),
+        });
+    };
+    let hash = |job: &Job| {
+        job.annotations()
+            .get(annotations::PGBACKREST_CONFIG_HASH)
+            .cloned()
+    };
+    let failed_at = failed_at(&found);
+    let overdue =
+        failed_at.is_some_and(|at| SystemTime::from(at) + RETRY_FAILED <= SystemTime::now());
+    if hash(&found) != hash(&wanted) || overdue {
+        delete(&jobs, &found.name_any()).await?;
+        let message = "the restore Job is made again for the current spec".to_string();
+        return Ok(Outcome {
+            condition: Some(report(context, cluster, false, "Restoring", message).await?),
+            again: Some(POLL),
+        });
+    }
+    if failed_at.is_some() {
+        let words = last_words(context, &namespace, &found).await?;
+        let message = format!(
+            "the restore failed (Job {}): {words}; it is tried again when the spec changes, or in {} minutes",
+            found.name_any(),
+            RETRY_FAILED.as_secs() / 60
+        );
+        return Ok(Outcome {
+            condition: Some(report(context, cluster, false, "RestoreFailed", message).await?),
+            again: Some(RECHECK),
+        });
+    }
+    let message = format!(
+        "restoring into instance {startup} (Job {})",
+        found.name_any()
+    );
+    Ok(Outcome {
+        condition: Some(report(context, cluster, false, "Restoring", message).await?),
+        again: Some(POLL),
+    })
+}
+
+/// The restore Job `cluster` needs, once its configuration and client certificate are applied; or why it
+/// cannot be made (the condition's reason and message).
+async fn wanted_job(
+    context: &Context,
+    cluster: &PostgresCluster,
+    source: &tusk_api::datasource::PostgresClusterDataSource,
+    startup: &str,
+) -> Result<Result<Job, (&'static str, String)>, kube::Error> {
+    let namespace = cluster.namespace().unwrap_or_default();
+    let source_namespace = source
+        .cluster_namespace
+        .clone()
+        .unwrap_or_else(|| namespace.clone());
+    let Some(source_name) = source.cluster_name.as_deref() else {
+        let message = "spec.dataSource.postgresCluster.clusterName is not set".to_string();
+        return Ok(Err(("SourceNotFound", message)));
+    };
+    let clusters: Api<PostgresCluster> = Api::namespaced(context.client.clone(), &source_namespace);
+    let Some(source_cluster) = clusters.get_opt(source_name).await? else {
+        let message =
+            format!("PostgresCluster {source_name} not found in namespace {source_namespace}");
+        return Ok(Err(("SourceNotFound", message)));
+    };
+    let config = match restore::config_file(
+        cluster,
+        Source {
+            cluster: &source_cluster,
+            repo: &source.repo_name,
+        },
+    ) {
+        Ok(config) => config,
+        Err(error) => return Ok(Err((error.reason(), error.to_string()))),
+    };
+    let options = match restore::options(source) {
+        Ok(options) => options,
+        Err(violations) => {
+            let listed: Vec<String> = violations.iter().map(ToString::to_string).collect();
+            return Ok(Err(("InvalidSpec", listed.join("; "))));
+        }
+    };
+    let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &source_namespace);
+    let now = SystemTime::now();
+    let root_secret = secrets.get_opt(names::ROOT_CA_SECRET).await?;
+    let Some(root) = Root::from_secret(root_secret.as_ref(), now) else {
+        let message = format!(
+            "the root CA of namespace {source_namespace} ({}) is missing or due for renewal",
+            names::ROOT_CA_SECRET
+        );
+        return Ok(Err(("SourceCertificateAuthority", message)));
+    };
+    let own: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
+    let existing = own
+        .get_opt(&names::restore_job(&cluster.name_any()))
+        .await?
+        .and_then(|secret| restore::client_pair(&secret));
+    let subject = Subject {
+        common_name: names::pgbackrest_client_common_name(source_name),
+        dns_names: Vec::new(),
+    };
+    let client = match leaf::leaf("restore client", &subject, existing, &root, now) {
+        Ok(client) => client,
+        Err(error) => return Ok(Err(("SourceCertificateAuthority", error.to_string()))),
+    };
+    apply_all(
+        &context.client,
+        &[restore::client_secret(
+            cluster,
+            &client.pair,
+            &root.pair.certificate,
+        )],
+    )
+    .await?;
+    apply_all(&context.client, &[restore::config_map(cluster, &config)]).await?;
+    Ok(Ok(restore::job(
+        cluster,
+        &context.images,
+        startup,
+        &options,
+        &config,
+    )))
+}
+
+/// Whether the status says the cluster's data is initialized (the restore's objects are gone then).
+fn recorded_initialized(cluster: &PostgresCluster) -> bool {
+    cluster
+        .status
+        .as_ref()
+        .and_then(|s| {
+            s.conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == DATA_INITIALIZED)
+        })
+        .is_some_and(|c| c.status == ConditionStatus::True)
+}
+
+/// Whether Patroni has initialized the cluster in its DCS.
+async fn bootstrapped(context: &Context, cluster: &PostgresCluster) -> Result<bool, kube::Error> {
+    let endpoints: Api<Endpoints> = Api::namespaced(
+        context.client.clone(),
+        &cluster.namespace().unwrap_or_default(),
+    );
+    let config = endpoints
+        .get_opt(&names::patroni_config_service(&cluster.name_any()))
+        .await?;
+    Ok(config.is_some_and(|e| {
+        e.annotations()
+            .contains_key(annotations::PATRONI_INITIALIZE)
+    }))
+}
+
+/// Deletes the restore Job, its configuration and its client certificate, where they exist.
+async fn clean_up(context: &Context, namespace: &str, cluster: &str) -> Result<(), kube::Error> {
+    let name = names::restore_job(cluster);
+    let jobs: Api<Job> = Api::namespaced(context.client.clone(), namespace);
+    delete(&jobs, &name).await?;
+    let secrets: Api<Secret> = Api::namespaced(context.client.clone(), namespace);
+    delete(&secrets, &name).await?;
+    let config_maps: Api<ConfigMap> = Api::namespaced(context.client.clone(), namespace);
+    delete(&config_maps, &name).await
+}
+
+async fn delete<K>(api: &Api<K>, name: &str) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+fn succeeded(job: &Job) -> bool {
+    job.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0) > 0
+}
+
+/// When the Job failed, if it did.
+fn failed_at(job: &Job) -> Option<Timestamp> {
+    job.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "Failed" && c.status == "True")
+        .map(|c| {
+            c.last_transition_time
+                .as_ref()
+                .map_or(Timestamp::now(), |t| t.0)
+        })
+}
+
+/// The last lines the restore printed before it failed (its termination message).
+async fn last_words(context: &Context, namespace: &str, job: &Job) -> Result<String, kube::Error> {
+    let pods: Api<Pod> = Api::namespaced(context.client.clone(), namespace);
+    let ends = pods
+        .list(&ListParams::default().labels(&format!("job-name={}", job.name_any())))
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|pod| pod.status?.container_statuses)
+        .flatten()
+        .filter_map(|status| status.state?.terminated)
+        .max_by_key(|end| end.finished_at.clone());
+    let message = ends.and_then(|end| end.message).unwrap_or_default();
+    let lines: Vec<&str> = message.lines().filter(|l| !l.trim().is_empty()).collect();
+    let last = lines[lines.len().saturating_sub(3)..].join(" / ");
+    Ok(if last.is_empty() {
+        "no output".into()
+    } else {
+        last
+    })
+}
+
+/// The condition `PostgresDataInitialized`, with an Event when it is news (Warning for a problem).
+async fn report(
+    context: &Context,
+    cluster: &PostgresCluster,
+    done: bool,
+    reason: &str,
+    message: String,
+) -> Result<Condition, kube::Error> {
+    let state = if done {
+        ConditionStatus::True
+    } else {
+        ConditionStatus::False
+    };
+    let condition = status::condition(
+        cluster,
+        DATA_INITIALIZED,
+        state,
+        reason,
+        message,
+        Time(Timestamp::now()),
+    );
+    if status::is_news(cluster, &condition) {
+        let kind = match reason {
+            "Restoring" | "Restored" | "Initialized" => EventType::Normal,
+            _ => EventType::Warning,
+        };
+        let note = condition.message.clone();
+        tracing::info!(cluster = %cluster.name_any(), %reason, %note, "restore");
+        events::publish(context, cluster, kind, reason, note).await?;
+    }
+    Ok(condition)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::batch::v1::{JobCondition, JobStatus};
+
+    #[test]
+    fn a_failed_job_says_when() {
+        let mut job = Job::default();
+        assert!(failed_at(&job).is_none());
+        assert!(!succeeded(&job));
+        let at: Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();
+        job.status = Some(JobStatus {
+            conditions: Some(vec![JobCondition {
+                type_: "Failed".into(),
+                status: "True".into(),
+                last_transition_time: Some(Time(at)),
+                ..JobCondition::default()
+            }]),
+            ..JobStatus::default()
+        });
+        assert_eq!(failed_at(&job), Some(at));
+    }
+}
