@@ -11,8 +11,8 @@
 use std::time::Duration;
 use tusk_e2e::objstore::{CONFIGURATION_SECRET, ObjectStores, Store};
 use tusk_e2e::{
-    Namespace, POSTGRES_IMAGE, get_json, hippo, install_operator, kubectl, pgbackrest,
-    require_cluster, wait_for,
+    Namespace, POSTGRES_IMAGE, hippo, install_operator, kubectl, pgbackrest, require_cluster,
+    wait_for,
 };
 
 /// hippo's `spec.backups` with repository `repo1` in `store`.
@@ -87,18 +87,7 @@ fn repository_in(store: Store) {
         .expect("hippo's instance becomes Ready");
     let pod = leader.pod.as_str();
 
-    wait_for(
-        "status.pgbackrest.repos[0].stanzaCreated",
-        Duration::from_secs(300),
-        || {
-            let cluster = get_json(namespace, &["postgrescluster", "hippo"])?;
-            Ok(
-                (cluster["status"]["pgbackrest"]["repos"][0]["stanzaCreated"] == true)
-                    .then_some(()),
-            )
-        },
-    )
-    .expect("the stanza is created in the bucket");
+    pgbackrest::wait_for_stanza(namespace, "hippo").expect("the stanza is created in the bucket");
 
     wait_for(
         "status.pgbackrest.repos[0].replicaCreateBackupComplete",
@@ -155,21 +144,7 @@ fn repository_in(store: Store) {
         "insert into objstore_rows select generate_series(101, 200)",
     )
     .expect("rows after the backup");
-    let segment =
-        psql(namespace, pod, "select pg_walfile_name(pg_switch_wal())").expect("a WAL switch");
-    wait_for(
-        &format!("segment {segment} archived"),
-        Duration::from_secs(120),
-        || {
-            let last = psql(
-                namespace,
-                pod,
-                "select coalesce(last_archived_wal, '') from pg_stat_archiver",
-            )?;
-            Ok((!last.is_empty() && last.as_str() >= segment.as_str()).then_some(()))
-        },
-    )
-    .expect("WAL reaches the bucket");
+    let segment = pgbackrest::archive_to_the_end(namespace, pod).expect("WAL reaches the bucket");
     let listing = exec(
         namespace,
         pod,
