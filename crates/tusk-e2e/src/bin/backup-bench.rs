@@ -23,6 +23,25 @@ const NAMESPACE: &str = "tusk-bench-backup";
 const DEFAULT_SCALE: u32 = 140;
 /// The pod that runs pgBackRest by hand.
 const BY_HAND: &str = "pgbackrest-by-hand";
+/// What a person does to get a usable database from a backup: the restore (the arguments, into
+/// `/tmp/restored`), then a PostgreSQL on it that replays the WAL and is promoted, then stops. The same work as
+/// the clone's restore Job.
+const RECOVER_BY_HAND: &str = r#"set -eu
+rm -rf /tmp/restored
+"$@"
+printf 'local all all trust\n' > /tmp/bench_hba.conf
+: > /tmp/bench_ident.conf
+postgres -D /tmp/restored -c port=5499 -c listen_addresses= -c unix_socket_directories=/tmp \
+  -c archive_mode=off -c ssl=off -c hba_file=/tmp/bench_hba.conf -c ident_file=/tmp/bench_ident.conf \
+  -c logging_collector=off >/tmp/bench_postgres.log 2>&1 &
+server=$!
+until [ "$(psql -XAtq -h /tmp -p 5499 -U postgres -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null || true)" = f ]; do
+  kill -0 "$server"
+  sleep 0.2
+done
+kill -INT "$server"
+wait "$server"
+"#;
 
 fn main() -> Result<()> {
     let scale = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
@@ -110,6 +129,18 @@ fn main() -> Result<()> {
     .map(String::from);
     let by_hand = time(|| exec_by_hand(&restore))?;
     println!("restore by hand (pgbackrest restore of the latest backup): {by_hand:.1} s");
+    let mut recover = vec![
+        "sh".to_string(),
+        "-c".into(),
+        RECOVER_BY_HAND.into(),
+        "recover".into(),
+    ];
+    recover.extend(restore.iter().cloned());
+    let by_hand = time(|| exec_by_hand(&recover))?;
+    println!(
+        "restore and recovery by hand (the same restore into a fresh directory, then PostgreSQL replays and is \
+         promoted, then stops): {by_hand:.1} s"
+    );
 
     // Through Tusk: a clone of hippo; its restore Job restores the same backup, replays the WAL after it
     // (little here) and promotes a temporary PostgreSQL.
