@@ -44,6 +44,31 @@ pub const CLUSTER: BinarySet = BinarySet {
     static_link: true,
 };
 
+/// The object stores of the end-to-end tests' test bed (`tusk-objstore` image): an S3 server and a Google Cloud
+/// Storage emulator.
+pub const OBJSTORE: BinarySet = BinarySet {
+    name: "objstore-bin",
+    description: "object-store servers",
+    binaries: OBJSTORE_BINARIES,
+    static_link: true,
+};
+
+/// The object-store servers: versitygw (S3, Apache-2.0; MinIO is under the AGPL) and fake-gcs-server.
+pub const OBJSTORE_BINARIES: &[GoBinary] = &[
+    GoBinary {
+        name: "versitygw",
+        module: "versitygw",
+        package: "github.com/versity/versitygw/cmd/versitygw",
+        kubernetes_version: false,
+    },
+    GoBinary {
+        name: "fake-gcs-server",
+        module: "fake-gcs-server",
+        package: "github.com/fsouza/fake-gcs-server",
+        kubernetes_version: false,
+    },
+];
+
 /// Every binary of the test bed.
 pub const BINARIES: &[GoBinary] = &[
     GoBinary {

@@ -22,6 +22,9 @@ pub const POSTGRES: &str = "localhost/tusk-postgres:dev";
 /// A second tag of [`POSTGRES`]: a cluster's `spec.image` changed to it is a "minor update" in the end-to-end
 /// tests (a new image reference rolls the instances).
 pub const POSTGRES_NEXT: &str = "localhost/tusk-postgres:next";
+/// The object stores of the end-to-end tests: versitygw (S3), fake-gcs-server (GCS) and Azurite (Azure) with
+/// busybox; the tests deploy it with `tusk_e2e::objstore`.
+pub const OBJSTORE: &str = "localhost/tusk-objstore:dev";
 /// The operator.
 pub const OPERATOR: &str = "localhost/tusk-operator:dev";
 
@@ -56,7 +59,14 @@ fn images_dir() -> Result<PathBuf> {
 /// Builds every image that is not in the cache.
 pub fn build_all() -> Result<Vec<Built>> {
     let bin = testbed::build_set(&gomod::CLUSTER)?;
-    Ok(vec![pause()?, toolbox(&bin)?, postgres()?, operator()?])
+    let objstore_bin = testbed::build_set(&gomod::OBJSTORE)?;
+    Ok(vec![
+        pause()?,
+        toolbox(&bin)?,
+        postgres()?,
+        objstore(&objstore_bin)?,
+        operator()?,
+    ])
 }
 
 /// Imports into containerd the images it does not have in the version of the cache.
@@ -217,33 +227,144 @@ fn toolbox(bin: &Path) -> Result<Built> {
         &[&busybox, &coredns, &provisioner],
         &config,
         |rootfs| {
-            for dir in ["bin", "etc", "tmp", "root", "var", "proc", "sys", "dev"] {
-                std::fs::create_dir_all(rootfs.join(dir))?;
-            }
-            run(Command::new("chmod").arg("1777").arg(rootfs.join("tmp")))?;
-            std::fs::write(rootfs.join("bin/busybox"), &busybox)?;
+            busybox_root(rootfs, &busybox)?;
             std::fs::write(rootfs.join("bin/coredns"), &coredns)?;
             std::fs::write(rootfs.join("bin/local-path-provisioner"), &provisioner)?;
             run(Command::new("chmod")
                 .arg("0755")
-                .arg(rootfs.join("bin/busybox"))
                 .arg(rootfs.join("bin/coredns"))
                 .arg(rootfs.join("bin/local-path-provisioner")))?;
-            let applets = run(Command::new("/bin/busybox").arg("--list"))?;
-            for applet in applets.lines().filter(|applet| *applet != "busybox") {
-                let link = rootfs.join("bin").join(applet);
-                if !link.exists() {
-                    std::os::unix::fs::symlink("busybox", link)?;
-                }
-            }
-            std::fs::write(
-                rootfs.join("etc/passwd"),
-                "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
-            )?;
-            std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnobody:x:65534:\n")?;
             Ok(())
         },
     )
+}
+
+/// Azurite's npm release, the Azure Storage emulator of the object-store image (3.36 and later ask for Node 21+;
+/// 3.35 runs on the machine's Node 20).
+const AZURITE: &str = "azurite@3.35.0";
+
+/// Azurite and its dependencies installed from npm into `<cache>/npm/<package>/node_modules`, once.
+fn azurite_modules() -> Result<PathBuf> {
+    let dir = cache::dir()?.join("npm").join(AZURITE.replace('@', "-"));
+    let done = dir.join(".tusk-complete");
+    if done.is_file() {
+        return Ok(dir);
+    }
+    let started = Instant::now();
+    eprintln!("xtask: npm install {AZURITE} ...");
+    remove_tree(&dir)?;
+    std::fs::create_dir_all(&dir)?;
+    run(Command::new("npm")
+        .args([
+            "install",
+            "--omit=dev",
+            "--no-audit",
+            "--no-fund",
+            "--save-exact",
+            "--prefix",
+        ])
+        .arg(&dir)
+        .arg(AZURITE))?;
+    std::fs::write(&done, "")?;
+    eprintln!("xtask: installed {AZURITE} in {:.0?}", started.elapsed());
+    Ok(dir)
+}
+
+/// busybox and the object-store servers of [`gomod::OBJSTORE`] (static binaries in `/bin`), and Azurite with
+/// the machine's Node in `/opt/azurite` (`/bin/azurite-blob` starts it).
+fn objstore(bin: &Path) -> Result<Built> {
+    let azurite = azurite_modules()?;
+    let lock = std::fs::read(azurite.join("package-lock.json"))?;
+    let node_path = PathBuf::from("/usr/bin/node");
+    let node = std::fs::read(&node_path).context("/usr/bin/node (Node.js, for Azurite)")?;
+    let libraries = shared_libraries(&node_path)?;
+    let container_script =
+        std::fs::read(repository().join("images/tusk-objstore/azurite-container.js"))?;
+    let busybox =
+        std::fs::read("/bin/busybox").context("/bin/busybox (Debian's busybox-static)")?;
+    let servers: Vec<(&str, Vec<u8>)> = gomod::OBJSTORE_BINARIES
+        .iter()
+        .map(|binary| Ok((binary.name, std::fs::read(bin.join(binary.name))?)))
+        .collect::<Result<_>>()?;
+    let mut inputs: Vec<&[u8]> = vec![
+        &busybox,
+        &lock,
+        &node,
+        &container_script,
+        AZURITE_START.as_bytes(),
+        AZURITE_CONTAINER.as_bytes(),
+    ];
+    inputs.extend(servers.iter().map(|(_, code)| code.as_slice()));
+    let config = ImageConfig {
+        entrypoint: &[],
+        cmd: &["/bin/sh"],
+        env: &["PATH=/bin"],
+        user: "65532:65532",
+        workdir: "/",
+    };
+    cached(OBJSTORE, &inputs, &config, |rootfs| {
+        busybox_root(rootfs, &busybox)?;
+        for (name, code) in &servers {
+            let path = rootfs.join("bin").join(name);
+            std::fs::write(&path, code)?;
+            run(Command::new("chmod").arg("0755").arg(&path))?;
+        }
+        for library in &libraries {
+            let destination = rootfs.join(library.trim_start_matches('/'));
+            std::fs::create_dir_all(destination.parent().context("library path")?)?;
+            std::fs::copy(library, &destination)?;
+        }
+        std::fs::create_dir_all(rootfs.join("opt/azurite"))?;
+        std::fs::copy(&node_path, rootfs.join("opt/azurite/node"))?;
+        run(Command::new("cp")
+            .arg("-a")
+            .arg(azurite.join("node_modules"))
+            .arg(rootfs.join("opt/azurite/")))?;
+        std::fs::write(
+            rootfs.join("opt/azurite/azurite-container.js"),
+            &container_script,
+        )?;
+        for (name, script) in [
+            ("azurite-blob", AZURITE_START),
+            ("azurite-container", AZURITE_CONTAINER),
+        ] {
+            let path = rootfs.join("bin").join(name);
+            std::fs::write(&path, script)?;
+            run(Command::new("chmod").arg("0755").arg(&path))?;
+        }
+        Ok(())
+    })
+}
+
+/// `/bin/azurite-container NAME` of the object-store image: creates a blob container in the pod's Azurite.
+const AZURITE_CONTAINER: &str =
+    "#!/bin/sh\nexec /opt/azurite/node /opt/azurite/azurite-container.js \"$@\"\n";
+/// `/bin/azurite-blob` of the object-store image: Azurite's blob service with its arguments.
+const AZURITE_START: &str = "#!/bin/sh\nexec /opt/azurite/node /opt/azurite/node_modules/azurite/dist/src/blob/main.js \"$@\"\n";
+
+/// A root with busybox and its applets in `/bin`, `/tmp`, and `root`/`nobody` users.
+fn busybox_root(rootfs: &Path, busybox: &[u8]) -> Result<()> {
+    for dir in ["bin", "etc", "tmp", "root", "var", "proc", "sys", "dev"] {
+        std::fs::create_dir_all(rootfs.join(dir))?;
+    }
+    run(Command::new("chmod").arg("1777").arg(rootfs.join("tmp")))?;
+    std::fs::write(rootfs.join("bin/busybox"), busybox)?;
+    run(Command::new("chmod")
+        .arg("0755")
+        .arg(rootfs.join("bin/busybox")))?;
+    let applets = run(Command::new("/bin/busybox").arg("--list"))?;
+    for applet in applets.lines().filter(|applet| *applet != "busybox") {
+        let link = rootfs.join("bin").join(applet);
+        if !link.exists() {
+            std::os::unix::fs::symlink("busybox", link)?;
+        }
+    }
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )?;
+    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnobody:x:65534:\n")?;
+    Ok(())
 }
 
 /// PostgreSQL and its companions on Debian bookworm: images/tusk-postgres/setup.sh run on packages.txt, in a

@@ -35,6 +35,15 @@ pub fn manifest(replicas: u32, spec_lines: &str) -> String {
     out
 }
 
+/// `manifest` (as [`manifest`] makes it) with its `spec.backups` replaced by `backups` (YAML indented as a
+/// direct child of `spec`, starting with `  backups:`).
+pub fn with_backups(manifest: &str, backups: &str) -> String {
+    let kept = manifest
+        .split_once("\n  backups:\n")
+        .map_or(manifest, |(before, _)| before);
+    format!("{kept}\n{}\n", backups.trim_end())
+}
+
 /// One instance pod of hippo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
@@ -149,5 +158,18 @@ mod tests {
             "spec:\n  patroni:\n    dynamicConfiguration: {synchronous_mode: true}\n  image:"
         ));
         assert_eq!(hippo.matches("replicas:").count(), 1);
+    }
+
+    #[test]
+    fn with_backups_replaces_the_backups_section() {
+        let hippo = super::with_backups(
+            &super::manifest(1, ""),
+            "  backups:\n    pgbackrest:\n      repos: [{name: repo1, gcs: {bucket: b}}]",
+        );
+        assert!(hippo.ends_with(
+            "storage: 1Gi\n  backups:\n    pgbackrest:\n      repos: [{name: repo1, gcs: {bucket: b}}]\n"
+        ));
+        assert_eq!(hippo.matches("backups:").count(), 1);
+        assert!(!hippo.contains("volumeClaimSpec"));
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod hippo;
+pub mod objstore;
 pub mod pgbackrest;
 pub mod writer;
 

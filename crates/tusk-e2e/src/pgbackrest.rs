@@ -100,6 +100,71 @@ pub fn status(namespace: &str, cluster: &str) -> Result<Value> {
     Ok(get_json(namespace, &["postgrescluster", cluster])?["status"]["pgbackrest"].clone())
 }
 
+/// Waits until `status.pgbackrest.repos[0].stanzaCreated` of `cluster` is true.
+pub fn wait_for_stanza(namespace: &str, cluster: &str) -> Result<()> {
+    crate::wait_for(
+        &format!("{cluster}'s stanza (status.pgbackrest.repos[0].stanzaCreated)"),
+        std::time::Duration::from_secs(300),
+        || Ok((status(namespace, cluster)?["repos"][0]["stanzaCreated"] == true).then_some(())),
+    )
+}
+
+/// Switches the WAL of the primary `pod` and waits until its `pg_stat_archiver` reports that segment (or a
+/// later one) archived; the segment's name.
+pub fn archive_to_the_end(namespace: &str, pod: &str) -> Result<String> {
+    let psql = |sql: &str| -> Result<String> {
+        Ok(kubectl(&[
+            "-n", namespace, "exec", pod, "-c", "database", "--", "psql", "-XAtq", "-c", sql,
+        ])?
+        .trim()
+        .to_string())
+    };
+    let segment = psql("select pg_walfile_name(pg_switch_wal())")?;
+    crate::wait_for(
+        &format!("segment {segment} archived"),
+        std::time::Duration::from_secs(120),
+        || {
+            let last = psql("select coalesce(last_archived_wal, '') from pg_stat_archiver")?;
+            Ok((!last.is_empty() && last >= segment).then_some(()))
+        },
+    )?;
+    Ok(segment)
+}
+
+/// Requests a manual backup of `repo` with `options` under the annotation value `id` (one merge patch sets
+/// `spec.backups.pgbackrest.manual` and the `pgbackrest-backup` annotation), and waits until
+/// `status.pgbackrest.manualBackup` reports that request finished; that status.
+pub fn manual_backup(
+    namespace: &str,
+    cluster: &str,
+    repo: &str,
+    id: &str,
+    options: &[&str],
+) -> Result<Value> {
+    let patch = serde_json::json!({
+        "metadata": {"annotations": {"postgres-operator.crunchydata.com/pgbackrest-backup": id}},
+        "spec": {"backups": {"pgbackrest": {"manual": {"repoName": repo, "options": options}}}},
+    });
+    kubectl(&[
+        "-n",
+        namespace,
+        "patch",
+        "postgrescluster",
+        cluster,
+        "--type=merge",
+        "-p",
+        &patch.to_string(),
+    ])?;
+    crate::wait_for(
+        &format!("manual backup {id} of {cluster} to finish"),
+        std::time::Duration::from_secs(300),
+        || {
+            let manual = status(namespace, cluster)?["manualBackup"].clone();
+            Ok((manual["id"] == id && manual["finished"] == true).then_some(manual))
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
