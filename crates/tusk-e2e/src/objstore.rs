@@ -12,7 +12,7 @@
 //! `azure.conf`) and the CA (`objstore-ca.crt`), and `repoN-storage-ca-file` in `global`
 //! ([`Store::global`]).
 
-use crate::{get_json, kubectl, kubectl_with, pod_ready, wait_for};
+use crate::{POSTGRES_IMAGE, get_json, kubectl, kubectl_with, pod_ready, wait_for};
 use anyhow::{Context, Result};
 use std::time::Duration;
 use tusk_testenv::pki::Authority;
@@ -103,6 +103,29 @@ impl Store {
             }
         }
         options
+    }
+
+    /// hippo's `spec.backups` (YAML indented as a direct child of `spec`, for [`crate::hippo::with_backups`])
+    /// with its only repository, `repo1`, in this store of `namespace`.
+    pub fn backups(self, namespace: &str) -> String {
+        let global: String = self
+            .global(1, namespace)
+            .iter()
+            .map(|(key, value)| format!("        {key}: \"{value}\"\n"))
+            .collect();
+        format!(
+            "  backups:
+    pgbackrest:
+      image: {POSTGRES_IMAGE}
+      configuration:
+      - secret:
+          name: {CONFIGURATION_SECRET}
+      global:
+{global}      repos:
+      - {}
+",
+            self.repo("repo1", namespace)
+        )
     }
 
     /// The credentials file of repository `number` in this store (`s3.conf`, ...): its name and text.

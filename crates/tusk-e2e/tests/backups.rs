@@ -14,7 +14,7 @@
 //! meanwhile.
 
 use std::time::{Duration, Instant};
-use tusk_e2e::pgbackrest::{Backup, backups, status};
+use tusk_e2e::pgbackrest::{self, Backup, backups, status};
 use tusk_e2e::{get_json, hippo, kubectl, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-backups";
@@ -43,37 +43,14 @@ fn patch(kind: &str, patch: &str) {
     .unwrap_or_else(|error| panic!("patch {patch}: {error:#}"));
 }
 
-/// Requests a manual backup with `options` (a JSON list) under the annotation value `id`, and waits until
-/// the status reports it finished; the status of the request.
-fn manual_backup(id: &str, options: &str) -> serde_json::Value {
-    patch(
-        "merge",
-        &format!(
-            r#"{{"spec":{{"backups":{{"pgbackrest":{{"manual":{{"repoName":"repo1","options":{options}}}}}}}}}}}"#
-        ),
-    );
-    kubectl(&[
-        "-n",
-        NAMESPACE,
-        "annotate",
-        "--overwrite",
-        "postgrescluster",
-        "hippo",
-        &format!("postgres-operator.crunchydata.com/pgbackrest-backup={id}"),
-    ])
-    .expect("annotate");
+/// Requests a manual backup of repo1 with `options` under the annotation value `id` and waits until the
+/// status reports it finished; the status of the request.
+fn manual_backup(id: &str, options: &[&str]) -> serde_json::Value {
     let started = Instant::now();
-    let manual = wait_for(
-        &format!("manual backup {id} finished"),
-        Duration::from_secs(300),
-        || {
-            let manual = status(NAMESPACE, "hippo")?["manualBackup"].clone();
-            Ok((manual["id"] == id && manual["finished"] == true).then_some(manual))
-        },
-    )
-    .expect("the manual backup finishes");
+    let manual = pgbackrest::manual_backup(NAMESPACE, "hippo", "repo1", id, options)
+        .expect("the manual backup finishes");
     eprintln!(
-        "e2e: manual backup {id} ({options}) finished in {:.1} s: {manual}",
+        "e2e: manual backup {id} ({options:?}) finished in {:.1} s: {manual}",
         started.elapsed().as_secs_f64()
     );
     manual
@@ -170,7 +147,7 @@ fn backups_are_taken_reported_scheduled_and_expired() {
     }
 
     // 3. Manual backups: one Job per annotation value; a failing one is reported.
-    let manual = manual_backup("first", r#"["--type=incr", "--start-fast"]"#);
+    let manual = manual_backup("first", &["--type=incr", "--start-fast"]);
     assert_eq!(manual["succeeded"], 1, "{manual}");
     let added = new_backups(&first);
     assert!(
@@ -179,7 +156,7 @@ fn backups_are_taken_reported_scheduled_and_expired() {
             && added[0].prior.as_ref() == Some(&first[0].label),
         "an incremental backup on the full one: {added:?}"
     );
-    let manual = manual_backup("second", r#"["--type=diff", "--start-fast"]"#);
+    let manual = manual_backup("second", &["--type=diff", "--start-fast"]);
     assert_eq!(manual["succeeded"], 1, "{manual}");
     let all = backups(NAMESPACE, "hippo").expect("pgbackrest info");
     assert_eq!(
@@ -204,7 +181,7 @@ fn backups_are_taken_reported_scheduled_and_expired() {
     );
 
     let rows_before = count_rows(&pod);
-    let manual = manual_backup("third", r#"["--type=bogus"]"#);
+    let manual = manual_backup("third", &["--type=bogus"]);
     assert!(
         manual["failed"].as_i64().unwrap_or(0) >= 1 && manual["succeeded"].is_null(),
         "the failed backup is reported: {manual}"
@@ -279,7 +256,7 @@ fn backups_are_taken_reported_scheduled_and_expired() {
         },
     )
     .expect("the instance rolls to the new configuration");
-    let manual = manual_backup("fourth", r#"["--type=full", "--start-fast"]"#);
+    let manual = manual_backup("fourth", &["--type=full", "--start-fast"]);
     assert_eq!(manual["succeeded"], 1, "{manual}");
     let left = backups(NAMESPACE, "hippo").expect("pgbackrest info");
     assert!(
@@ -296,7 +273,7 @@ fn backups_are_taken_reported_scheduled_and_expired() {
          select g, repeat('x', 200) as filler from generate_series(1, 200000) g",
     )
     .expect("bulk rows");
-    let manual = manual_backup("fifth", r#"["--type=incr", "--start-fast"]"#);
+    let manual = manual_backup("fifth", &["--type=incr", "--start-fast"]);
     assert_eq!(manual["succeeded"], 1, "{manual}");
     psql(
         &pod,

@@ -9,33 +9,10 @@
 //! row written before and after the backup.
 
 use std::time::Duration;
-use tusk_e2e::objstore::{CONFIGURATION_SECRET, ObjectStores, Store};
+use tusk_e2e::objstore::{ObjectStores, Store};
 use tusk_e2e::{
-    Namespace, POSTGRES_IMAGE, hippo, install_operator, kubectl, pgbackrest, require_cluster,
-    wait_for,
+    Namespace, hippo, install_operator, kubectl, pgbackrest, require_cluster, wait_for,
 };
-
-/// hippo's `spec.backups` with repository `repo1` in `store`.
-fn backups(store: Store, namespace: &str) -> String {
-    let global: String = store
-        .global(1, namespace)
-        .iter()
-        .map(|(key, value)| format!("        {key}: \"{value}\"\n"))
-        .collect();
-    format!(
-        "  backups:
-    pgbackrest:
-      image: {POSTGRES_IMAGE}
-      configuration:
-      - secret:
-          name: {CONFIGURATION_SECRET}
-      global:
-{global}      repos:
-      - {}
-",
-        store.repo("repo1", namespace)
-    )
-}
 
 /// `command` in the `database` container of `pod`; its standard output, trimmed.
 fn exec(namespace: &str, pod: &str, command: &[&str]) -> anyhow::Result<String> {
@@ -80,7 +57,7 @@ fn repository_in(store: Store) {
     let stores = ObjectStores::deploy(namespace, store, 1).expect("the object stores run");
     made.apply(&hippo::with_backups(
         &hippo::manifest(1, ""),
-        &backups(store, namespace),
+        &store.backups(namespace),
     ))
     .expect("hippo applies");
     let (leader, _) = hippo::wait_for_roles(namespace, 0, Duration::from_secs(420))
