@@ -77,6 +77,43 @@ pub fn kubectl(args: &[&str]) -> Result<String> {
     kubectl_with(args, None)
 }
 
+/// `sql` as `postgres` over the local socket of `pod` in `namespace` (test-side `exec`), stopping at the first
+/// error; psql's output, trimmed.
+pub fn psql_in(namespace: &str, pod: &str, sql: &str) -> Result<String> {
+    Ok(kubectl(&[
+        "-n",
+        namespace,
+        "exec",
+        pod,
+        "-c",
+        "database",
+        "--",
+        "psql",
+        "-XAtq",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        sql,
+    ])?
+    .trim()
+    .to_string())
+}
+
+/// Patches PostgresCluster `cluster` in `namespace` with `patch` of `kind` (`merge` or `json`).
+pub fn patch_cluster(namespace: &str, cluster: &str, kind: &str, patch: &str) -> Result<String> {
+    kubectl(&[
+        "-n",
+        namespace,
+        "patch",
+        "postgrescluster",
+        cluster,
+        "--type",
+        kind,
+        "-p",
+        patch,
+    ])
+}
+
 /// `kubectl get -o json` of `what` in `namespace`.
 pub fn get_json(namespace: &str, what: &[&str]) -> Result<Value> {
     let mut args = vec!["-n", namespace, "get"];

@@ -21,26 +21,12 @@ const NAMESPACE: &str = "tusk-e2e-backups";
 
 /// `sql` as `postgres` over the local socket of `pod`.
 fn psql(pod: &str, sql: &str) -> anyhow::Result<String> {
-    Ok(kubectl(&[
-        "-n", NAMESPACE, "exec", pod, "-c", "database", "--", "psql", "-XAtq", "-c", sql,
-    ])?
-    .trim()
-    .to_string())
+    tusk_e2e::psql_in(NAMESPACE, pod, sql)
 }
 
 fn patch(kind: &str, patch: &str) {
-    kubectl(&[
-        "-n",
-        NAMESPACE,
-        "patch",
-        "postgrescluster",
-        "hippo",
-        "--type",
-        kind,
-        "-p",
-        patch,
-    ])
-    .unwrap_or_else(|error| panic!("patch {patch}: {error:#}"));
+    tusk_e2e::patch_cluster(NAMESPACE, "hippo", kind, patch)
+        .unwrap_or_else(|error| panic!("patch {patch}: {error:#}"));
 }
 
 /// Requests a manual backup of repo1 with `options` under the annotation value `id` and waits until the

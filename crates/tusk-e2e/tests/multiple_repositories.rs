@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 use tusk_e2e::pgbackrest::{archived, backups, status};
-use tusk_e2e::{Namespace, hippo, install_operator, kubectl, require_cluster, wait_for};
+use tusk_e2e::{Namespace, hippo, install_operator, require_cluster, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-repos";
 
@@ -20,11 +20,7 @@ const REPO2: &str = "      - name: repo2
 ";
 
 fn psql(pod: &str, sql: &str) -> anyhow::Result<String> {
-    Ok(kubectl(&[
-        "-n", NAMESPACE, "exec", pod, "-c", "database", "--", "psql", "-XAtq", "-c", sql,
-    ])?
-    .trim()
-    .to_string())
+    tusk_e2e::psql_in(NAMESPACE, pod, sql)
 }
 
 #[test]
@@ -68,19 +64,9 @@ fn wal_reaches_every_repository_and_backups_take_turns() {
     eprintln!("e2e: archived {archived:?}");
 
     // A full backup of repo1 every minute and a manual one to repo2, requested together.
-    kubectl(&[
-        "-n",
-        NAMESPACE,
-        "patch",
-        "postgrescluster",
-        "hippo",
-        "--type",
-        "json",
-        "-p",
-        r#"[{"op":"add","path":"/spec/backups/pgbackrest/repos/0/schedules","value":{"full":"* * * * *"}},
+    tusk_e2e::patch_cluster(NAMESPACE, "hippo", "json", r#"[{"op":"add","path":"/spec/backups/pgbackrest/repos/0/schedules","value":{"full":"* * * * *"}},
             {"op":"add","path":"/spec/backups/pgbackrest/manual","value":{"repoName":"repo2","options":["--type=full","--start-fast"]}},
-            {"op":"add","path":"/metadata/annotations","value":{"postgres-operator.crunchydata.com/pgbackrest-backup":"to-repo2"}}]"#,
-    ])
+            {"op":"add","path":"/metadata/annotations","value":{"postgres-operator.crunchydata.com/pgbackrest-backup":"to-repo2"}}]"#)
     .expect("patch");
     let all = wait_for(
         "full backups in both repositories",

@@ -11,23 +11,7 @@ use tusk_e2e::{Namespace, hippo, install_operator, kubectl, require_cluster, wai
 const NAMESPACE: &str = "tusk-e2e-standby";
 
 fn psql(pod: &str, sql: &str) -> anyhow::Result<String> {
-    Ok(kubectl(&[
-        "-n",
-        NAMESPACE,
-        "exec",
-        pod,
-        "-c",
-        "database",
-        "--",
-        "psql",
-        "-XAtq",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-c",
-        sql,
-    ])?
-    .trim()
-    .to_string())
+    tusk_e2e::psql_in(NAMESPACE, pod, sql)
 }
 
 /// The Ready leader pod of `cluster` (a standby leader carries the same role label).
@@ -118,18 +102,7 @@ fn a_standby_follows_through_s3_and_is_promoted() {
     .expect("the standby replays what hippo archives");
 
     let patch = |cluster: &str, json: &str| {
-        kubectl(&[
-            "-n",
-            NAMESPACE,
-            "patch",
-            "postgrescluster",
-            cluster,
-            "--type",
-            "merge",
-            "-p",
-            json,
-        ])
-        .expect("patch")
+        tusk_e2e::patch_cluster(NAMESPACE, cluster, "merge", json).expect("patch")
     };
     patch("hippo", r#"{"spec":{"shutdown":true}}"#);
     wait_for("hippo shut down", Duration::from_secs(180), || {

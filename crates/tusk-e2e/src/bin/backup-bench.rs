@@ -13,7 +13,7 @@
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use tusk_e2e::pgbackrest::status;
+use tusk_e2e::pgbackrest::{self, status};
 use tusk_e2e::{
     Namespace, get_json, hippo, install_operator, kubectl, kubectl_with, require_cluster, wait_for,
 };
@@ -92,13 +92,14 @@ fn main() -> Result<()> {
     start_by_hand_pod(&job)?;
     let first_by_hand = time(|| exec_by_hand(&command))?;
 
-    set_manual_backup()?;
     let requested = Instant::now();
-    annotate("bench-full")?;
-    let manual = wait_for("the backup through Tusk", Duration::from_secs(3600), || {
-        let manual = status(NAMESPACE, "hippo")?["manualBackup"].clone();
-        Ok((manual["id"] == "bench-full" && manual["finished"] == true).then_some(manual))
-    })?;
+    let manual = pgbackrest::manual_backup(
+        NAMESPACE,
+        "hippo",
+        "repo1",
+        "bench-full",
+        &["--type=full", "--start-fast"],
+    )?;
     let through_tusk = requested.elapsed().as_secs_f64();
     if manual["succeeded"] != 1 {
         bail!("the backup through Tusk failed: {manual}");
@@ -172,39 +173,7 @@ fn main() -> Result<()> {
 }
 
 fn psql(pod: &str, sql: &str) -> Result<String> {
-    Ok(kubectl(&[
-        "-n", NAMESPACE, "exec", pod, "-c", "database", "--", "psql", "-XAtq", "-c", sql,
-    ])?
-    .trim()
-    .to_string())
-}
-
-fn set_manual_backup() -> Result<()> {
-    kubectl(&[
-        "-n",
-        NAMESPACE,
-        "patch",
-        "postgrescluster",
-        "hippo",
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"backups":{"pgbackrest":{"manual":{"repoName":"repo1","options":["--type=full","--start-fast"]}}}}}"#,
-    ])?;
-    Ok(())
-}
-
-fn annotate(id: &str) -> Result<()> {
-    kubectl(&[
-        "-n",
-        NAMESPACE,
-        "annotate",
-        "--overwrite",
-        "postgrescluster",
-        "hippo",
-        &format!("postgres-operator.crunchydata.com/pgbackrest-backup={id}"),
-    ])?;
-    Ok(())
+    tusk_e2e::psql_in(NAMESPACE, pod, sql)
 }
 
 /// The backup Job of `kind` (`manual`, `replica-create`).
