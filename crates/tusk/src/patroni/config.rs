@@ -139,10 +139,14 @@ fn pgbackrest_replica_method(cluster: &PostgresCluster, has_wal_volume: bool) ->
             postgres::wal_directory(version)
         ));
     }
+    // `no_leader` (Patroni 3; `no_master` before): the method works without a running leader, which a standby
+    // leader never has; Patroni skips other methods then.
     Some(json!({
         "command": format!("sh -c 'install -d -m 0700 {data} && exec {restore}'"),
         "keep_data": true,
         "no_params": true,
+        "no_leader": true,
+        "no_master": true,
     }))
 }
 
@@ -315,6 +319,7 @@ spec:
              --link-map=pg_wal=/pgwal/pg15_wal'"
         );
         assert_eq!(config["postgresql"]["pgbackrest"]["keep_data"], true);
+        assert_eq!(config["postgresql"]["pgbackrest"]["no_leader"], true);
         let without_wal = parse(&instance_file(&cluster(""), "hippo-instance1-x2bc", false));
         assert_eq!(
             without_wal["bootstrap"]["initdb"].as_array().map(Vec::len),
