@@ -145,16 +145,7 @@ pub fn manual_backup(
         "metadata": {"annotations": {"postgres-operator.crunchydata.com/pgbackrest-backup": id}},
         "spec": {"backups": {"pgbackrest": {"manual": {"repoName": repo, "options": options}}}},
     });
-    kubectl(&[
-        "-n",
-        namespace,
-        "patch",
-        "postgrescluster",
-        cluster,
-        "--type=merge",
-        "-p",
-        &patch.to_string(),
-    ])?;
+    crate::patch_cluster(namespace, cluster, "merge", &patch.to_string())?;
     crate::wait_for(
         &format!("manual backup {id} of {cluster} to finish"),
         std::time::Duration::from_secs(300),

@@ -21,23 +21,7 @@ const ROWS_PER_BATCH: u32 = 100;
 
 /// `sql` as `postgres` over the local socket of `pod`, in database `postgres`.
 fn psql(namespace: &str, pod: &str, sql: &str) -> anyhow::Result<String> {
-    Ok(kubectl(&[
-        "-n",
-        namespace,
-        "exec",
-        pod,
-        "-c",
-        "database",
-        "--",
-        "psql",
-        "-XAtq",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-c",
-        sql,
-    ])?
-    .trim()
-    .to_string())
+    tusk_e2e::psql_in(namespace, pod, sql)
 }
 
 /// The Ready leader pod of `cluster` in `namespace`, if it has one.
