@@ -154,19 +154,45 @@ fn main() -> Result<()> {
         .replacen("  name: hippo\n", "  name: elephant\n", 1)
         .replace("storage: 1Gi", "storage: 20Gi"),
     )?;
-    let job = wait_for("the clone's restore Job", Duration::from_secs(3600), || {
-        let job = get_json(NAMESPACE, &["job", "elephant-pgbackrest-restore"]).ok();
-        Ok(job.filter(|job| job["status"]["succeeded"] == 1))
-    })?;
-    let restore_job = seconds_between(
-        &job["metadata"]["creationTimestamp"],
-        &job["status"]["completionTime"],
+    // The operator deletes the restore Job once Patroni has bootstrapped the clone: its duration is read from
+    // the Job's Events (whole seconds), which stay.
+    wait_for(
+        "the clone's data initialized",
+        Duration::from_secs(3600),
+        || {
+            let clone = get_json(NAMESPACE, &["postgrescluster", "elephant"])?;
+            let initialized = clone["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "PostgresDataInitialized" && c["status"] == "True");
+            Ok(initialized.then_some(()))
+        },
     )?;
     let restored = applied.elapsed().as_secs_f64();
+    let events = get_json(
+        NAMESPACE,
+        &[
+            "events",
+            "--field-selector",
+            "involvedObject.name=elephant-pgbackrest-restore",
+        ],
+    )?;
+    let at = |reason: &str| {
+        events["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|event| event["reason"] == reason)
+            .map(|event| event["lastTimestamp"].clone())
+            .unwrap_or_default()
+    };
+    let restore_job = seconds_between(&at("SuccessfulCreate"), &at("Completed"))?;
     println!(
-        "restore through Tusk (the clone's restore Job): {restore_job:.0} s from the Job's creation to its \
-         completion (timestamps have whole seconds), {restored:.1} s from applying the clone"
+        "restore through Tusk: the clone's restore Job ran {restore_job:.0} s (its Events, whole seconds); \
+         {restored:.1} s from applying the clone to its data initialized (Patroni bootstrapped it)"
     );
+    let restored = restore_job;
     report("restore", by_hand, restored);
     drop(namespace);
     Ok(())
