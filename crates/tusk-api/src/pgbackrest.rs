@@ -247,6 +247,23 @@ pub struct PgBackRestRestore {
     pub tolerations: Option<Vec<Toleration>>,
 }
 
+impl PgBackRestRestore {
+    /// The restore as a data source of the cluster `own` (the default source cluster): the same fields,
+    /// which a restore Job reads alike for a clone and for an in-place restore.
+    pub fn as_data_source(&self, own: &str) -> crate::datasource::PostgresClusterDataSource {
+        crate::datasource::PostgresClusterDataSource {
+            repo_name: self.repo_name.clone(),
+            cluster_name: Some(self.cluster_name.clone().unwrap_or_else(|| own.to_string())),
+            cluster_namespace: self.cluster_namespace.clone(),
+            options: self.options.clone(),
+            affinity: self.affinity.clone(),
+            priority_class_name: self.priority_class_name.clone(),
+            resources: self.resources.clone(),
+            tolerations: self.tolerations.clone(),
+        }
+    }
+}
+
 /// Resources of the pgBackRest sidecars.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -12,16 +12,28 @@ pub fn validate(cluster: &PostgresCluster) -> Vec<Violation> {
     violations
 }
 
-/// The options of a restore from another cluster are pgBackRest options Tusk can pass on
+/// The options of a restore (from another cluster, or in place) are pgBackRest options Tusk can pass on
 /// (`pgbackrest::restore::options`).
 fn restore_options(cluster: &PostgresCluster) -> Vec<Violation> {
-    cluster
+    use crate::pgbackrest::restore::{IN_PLACE_OPTIONS_FIELD, OPTIONS_FIELD, options};
+    let mut violations = Vec::new();
+    if let Some(source) = cluster
         .spec
         .data_source
         .as_ref()
         .and_then(|source| source.postgres_cluster.as_ref())
-        .and_then(|source| crate::pgbackrest::restore::options(source).err())
-        .unwrap_or_default()
+    {
+        violations.extend(options(source, OPTIONS_FIELD).err().unwrap_or_default());
+    }
+    if let Some(restore) = &cluster.spec.backups.pgbackrest.restore {
+        let source = restore.as_data_source(cluster.metadata.name.as_deref().unwrap_or_default());
+        violations.extend(
+            options(&source, IN_PLACE_OPTIONS_FIELD)
+                .err()
+                .unwrap_or_default(),
+        );
+    }
+    violations
 }
 
 /// The names the spec leads to fit Kubernetes' limits. Instance StatefulSets are named `<cluster>-<set>-<suffix>`, and a StatefulSet name may have at most

@@ -209,6 +209,17 @@ impl Daemon {
             .stderr(log)
             // Its own process group: a Ctrl-C in the terminal of `cargo xtask cluster up` does not reach it.
             .process_group(0);
+        // Descriptors the caller inherited (a `flock` on the test bed's lock file, say) must not outlive it in
+        // a daemon: the lock would stay held for as long as the cluster runs.
+        // SAFETY: the closure only calls `fcntl`, which is async-signal-safe, between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                for fd in 3..1024 {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+                Ok(())
+            });
+        }
         let child = command
             .spawn()
             .with_context(|| format!("cannot start {}", self.program.display()))?;

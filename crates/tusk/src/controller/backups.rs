@@ -6,7 +6,7 @@
 //! over (its template cannot change): it is created once, and deleted when it is superseded.
 
 use super::jobs::{self, JobState};
-use super::{Context, events};
+use super::{Context, delete, events};
 use crate::build;
 use crate::naming::{annotations, labels};
 use crate::pgbackrest::{manual, replica_create};
@@ -103,7 +103,7 @@ async fn replica_create(
         .iter()
         .filter(|job| Some(job.name_any()) != wanted_name)
     {
-        jobs::delete(api, &earlier.name_any()).await?;
+        delete::object(api, &earlier.name_any()).await?;
     }
     let Some(wanted) = wanted else {
         return Ok(false);
@@ -126,7 +126,7 @@ async fn replica_create(
                     note,
                 )
                 .await?;
-                jobs::delete(api, &name).await?;
+                delete::object(api, &name).await?;
                 Ok(false)
             }
         },
@@ -221,7 +221,7 @@ async fn manual(
         return Ok(Some(waiting));
     }
     for earlier in existing {
-        jobs::delete(api, &earlier.name_any()).await?;
+        delete::object(api, &earlier.name_any()).await?;
     }
     jobs::create(api, &job).await?;
     tracing::info!(cluster = %cluster.name_any(), job = %job.name_any(), %id, "manual backup started");

@@ -1,8 +1,9 @@
-//! What every operator-started Job shares: reading how far it got, creating it once, and deleting it.
+//! What every operator-started Job shares: reading how far it got, and creating it once.
 
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::jiff::Timestamp;
 use kube::Api;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::PostParams;
 use tusk_api::status::JobProgress;
 
 /// Where a Job is.
@@ -35,6 +36,21 @@ pub fn state(job: &Job) -> JobState {
     }
 }
 
+/// When `job` gave up (its `Failed` condition), if it did.
+pub fn failed_at(job: &Job) -> Option<Timestamp> {
+    job.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "Failed" && c.status == "True")
+        .map(|c| {
+            c.last_transition_time
+                .as_ref()
+                .map_or(Timestamp::now(), |t| t.0)
+        })
+}
+
 /// The counts and times of `job` as the cluster status reports them.
 pub fn progress(job: &Job) -> JobProgress {
     let status = job.status.clone().unwrap_or_default();
@@ -52,15 +68,6 @@ pub async fn create(jobs: &Api<Job>, job: &Job) -> Result<(), kube::Error> {
     match jobs.create(&PostParams::default(), job).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
-        Err(error) => Err(error),
-    }
-}
-
-/// Deletes the Job `name` with its pods (in the background); one that is gone already is fine.
-pub async fn delete(jobs: &Api<Job>, name: &str) -> Result<(), kube::Error> {
-    match jobs.delete(name, &DeleteParams::background()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
         Err(error) => Err(error),
     }
 }
@@ -95,5 +102,15 @@ mod tests {
         assert_eq!(state(&job(None, Some("Complete"))), JobState::Succeeded);
         assert_eq!(state(&job(None, Some("Failed"))), JobState::Failed);
         assert_eq!(state(&job(None, Some("Suspended"))), JobState::Running);
+    }
+
+    #[test]
+    fn a_failed_job_says_when() {
+        let mut failed = job(None, Some("Failed"));
+        assert!(failed_at(&job(None, None)).is_none());
+        let at: Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();
+        failed.status.as_mut().unwrap().conditions.as_mut().unwrap()[0].last_transition_time =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at));
+        assert_eq!(failed_at(&failed), Some(at));
     }
 }

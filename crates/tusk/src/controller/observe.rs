@@ -32,6 +32,12 @@ pub struct Observation {
     /// Patroni's dynamic configuration as it keeps it in its DCS (the `config` annotation of the
     /// `<c>-ha-config` Endpoints), once Patroni wrote it.
     pub patroni_configuration: Option<serde_json::Value>,
+    /// Whether Patroni has initialized the cluster (the `initialize` annotation of the `<c>-ha-config`
+    /// Endpoints: the system identifier).
+    pub patroni_initialized: bool,
+    /// The names of Patroni's DCS Endpoints (`<c>-ha`, `<c>-ha-config`...: labelled with the cluster and
+    /// Patroni's scope).
+    pub patroni_endpoints: Vec<String>,
 }
 
 impl Observation {
@@ -132,17 +138,23 @@ pub async fn observe(
             is_ours(job, uid.as_deref()) || job.labels().contains_key(labels::PGBACKREST_CRONJOB)
         })
         .collect();
+    let mut of_patroni = labels::cluster(name);
+    of_patroni.insert(labels::PATRONI.into(), names::patroni_scope(name));
     let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), namespace);
-    let patroni_configuration = endpoints
-        .get_opt(&names::patroni_config_service(name))
+    let patroni_endpoints = endpoints
+        .list(&ListParams::default().labels(&labels::selector(&of_patroni)))
         .await?
-        .and_then(|found| {
-            found
-                .annotations()
-                .get(annotations::PATRONI_DYNAMIC_CONFIGURATION)
-                .cloned()
-        })
-        .and_then(|text| serde_json::from_str(&text).ok());
+        .items;
+    let config_name = names::patroni_config_service(name);
+    let config = patroni_endpoints
+        .iter()
+        .find(|found| found.name_any() == config_name)
+        .map(|found| found.annotations());
+    let patroni_configuration = config
+        .and_then(|found| found.get(annotations::PATRONI_DYNAMIC_CONFIGURATION))
+        .and_then(|text| serde_json::from_str(text).ok());
+    let patroni_initialized =
+        config.is_some_and(|found| found.contains_key(annotations::PATRONI_INITIALIZE));
     let leaders: Vec<String> = instance_pods
         .iter()
         .filter(|pod| {
@@ -185,6 +197,11 @@ pub async fn observe(
         pods: instance_pods,
         jobs,
         patroni_configuration,
+        patroni_initialized,
+        patroni_endpoints: patroni_endpoints
+            .iter()
+            .map(ResourceExt::name_any)
+            .collect(),
     })
 }
 

@@ -5,6 +5,7 @@ use super::archiving;
 use super::backups;
 use super::certificates;
 use super::client_tls;
+use super::in_place_restore;
 use super::observe::observe;
 use super::prune::prune;
 use super::restore;
@@ -170,7 +171,22 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     apply_all(&context.client, &objects.config_maps).await?;
     apply_all(&context.client, &objects.volumes).await?;
     forget_earlier_patroni(&context.client, &cluster).await?;
-    let restore = restore::reconcile(context, &cluster, &plan, &mut objects.statefulsets).await?;
+    let restore = restore::reconcile(
+        context,
+        &cluster,
+        &observation,
+        &plan,
+        &mut objects.statefulsets,
+    )
+    .await?;
+    let in_place = in_place_restore::reconcile(
+        context,
+        &cluster,
+        &observation,
+        &plan,
+        &mut objects.statefulsets,
+    )
+    .await?;
     apply_all(&context.client, &objects.statefulsets).await?;
     apply_all(&context.client, &objects.disruption_budgets).await?;
     prune(
@@ -270,6 +286,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
             manual: backups.manual,
             scheduled: backups.scheduled,
             wal_archiving,
+            restore: in_place.recorded.clone(),
         },
     );
     let waiting: Vec<String> = plan
@@ -309,6 +326,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     let mut conditions = vec![valid, ready];
     conditions.extend(backup_conditions);
     conditions.extend(restore.condition);
+    conditions.extend(in_place.condition);
     let clusters: Api<PostgresCluster> = Api::namespaced(context.client.clone(), &namespace);
     clusters
         .patch_status(
@@ -322,6 +340,10 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
                     pgbackrest: pgbackrest.as_ref(),
                     users_revision: users.revision.as_deref(),
                     database_init_sql: init_sql.done.as_deref(),
+                    startup: in_place
+                        .startup
+                        .as_ref()
+                        .map(|(instance, set)| (instance.as_str(), set.as_str())),
                 },
             )),
         )
@@ -333,6 +355,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     let mut next = if users.done { RESYNC } else { USERS_RETRY };
     next = init_sql.again.map_or(next, |again| next.min(again));
     next = restore.again.map_or(next, |again| next.min(again));
+    next = in_place.again.map_or(next, |again| next.min(again));
     if rolling {
         next = next.min(ROLLOUT_POLL);
     }

@@ -9,20 +9,22 @@
 //! words and tried again after [`RETRY_FAILED`], or at once when the spec changes what it would do.
 
 use super::apply::apply_all;
-use super::{Context, events, status};
+use super::jobs::{self, JobState};
+use super::observe::Observation;
+use super::{Context, delete, events, status};
 use crate::instances::plan::Plan;
 use crate::naming::{annotations, labels, names};
-use crate::pgbackrest::restore::{self, Source};
+use crate::pgbackrest::restore::{self, OPTIONS_FIELD, Source};
 use crate::pki::leaf::{self, Subject};
 use crate::pki::root::Root;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
 use kube::runtime::events::EventType;
-use kube::{Resource, ResourceExt};
 use std::time::{Duration, SystemTime};
 use tusk_api::PostgresCluster;
 use tusk_api::status::{Condition, ConditionStatus};
@@ -50,6 +52,7 @@ pub struct Outcome {
 pub async fn reconcile(
     context: &Context,
     cluster: &PostgresCluster,
+    observation: &Observation,
     plan: &Plan,
     statefulsets: &mut [StatefulSet],
 ) -> Result<Outcome, kube::Error> {
@@ -70,7 +73,7 @@ pub async fn reconcile(
             again: None,
         });
     }
-    if bootstrapped(context, cluster).await? {
+    if observation.patroni_initialized {
         clean_up(context, &namespace, &name).await?;
         let message = "the data was restored from the backup and Patroni bootstrapped the cluster";
         return Ok(Outcome {
@@ -79,7 +82,12 @@ pub async fn reconcile(
         });
     }
     let jobs: Api<Job> = Api::namespaced(context.client.clone(), &namespace);
-    let existing = jobs.get_opt(&names::restore_job(&name)).await?;
+    let job_name = names::restore_job(&name);
+    let existing = observation
+        .jobs
+        .iter()
+        .find(|job| job.name_any() == job_name)
+        .cloned();
     let planned: Vec<(&str, &str)> = plan
         .instances
         .iter()
@@ -96,7 +104,8 @@ pub async fn reconcile(
         return Ok(Outcome::default());
     };
     let restored = existing.as_ref().is_some_and(|job| {
-        succeeded(job) && job.labels().get(labels::STARTUP_INSTANCE) == Some(&startup)
+        jobs::state(job) == JobState::Succeeded
+            && job.labels().get(labels::STARTUP_INSTANCE) == Some(&startup)
     });
     restore::hold(statefulsets, restored.then_some(startup.as_str()));
     if restored {
@@ -109,7 +118,17 @@ pub async fn reconcile(
         });
     }
 
-    let wanted = match wanted_job(context, cluster, source, &startup).await? {
+    let wal_volume = has_wal_volume(cluster, observation, plan, &startup);
+    let wanted = match wanted_job(
+        context,
+        cluster,
+        source,
+        OPTIONS_FIELD,
+        &startup,
+        wal_volume,
+    )
+    .await?
+    {
         Ok(job) => job,
         Err((reason, message)) => {
             return Ok(Outcome {
@@ -119,11 +138,7 @@ pub async fn reconcile(
         }
     };
     let Some(found) = existing else {
-        match jobs.create(&PostParams::default(), &wanted).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 409 => {}
-            Err(error) => return Err(error),
-        }
+        jobs::create(&jobs, &wanted).await?;
         tracing::info!(cluster = %name, instance = %startup, "restore Job created");
         let message = format!(
             "restoring into instance {startup} (Job {})",
@@ -139,11 +154,11 @@ pub async fn reconcile(
             .get(annotations::PGBACKREST_CONFIG_HASH)
             .cloned()
     };
-    let failed_at = failed_at(&found);
+    let failed_at = jobs::failed_at(&found);
     let overdue =
         failed_at.is_some_and(|at| SystemTime::from(at) + RETRY_FAILED <= SystemTime::now());
     if hash(&found) != hash(&wanted) || overdue {
-        delete(&jobs, &found.name_any()).await?;
+        delete::object(&jobs, &found.name_any()).await?;
         let message = "the restore Job is made again for the current spec".to_string();
         return Ok(Outcome {
             condition: Some(report(context, cluster, false, "Restoring", message).await?),
@@ -172,13 +187,16 @@ pub async fn reconcile(
     })
 }
 
-/// The restore Job `cluster` needs, once its configuration and client certificate are applied; or why it
-/// cannot be made (the condition's reason and message).
-async fn wanted_job(
+/// The restore Job `cluster` needs to restore `source` into `startup` (the options are the spec field
+/// `options_field`), once its configuration and client certificate are applied; or why it cannot be made (the
+/// condition's reason and message).
+pub(super) async fn wanted_job(
     context: &Context,
     cluster: &PostgresCluster,
     source: &tusk_api::datasource::PostgresClusterDataSource,
+    options_field: &str,
     startup: &str,
+    wal_volume: bool,
 ) -> Result<Result<Job, (&'static str, String)>, kube::Error> {
     let namespace = cluster.namespace().unwrap_or_default();
     let source_namespace = source
@@ -204,7 +222,7 @@ async fn wanted_job(
         Ok(config) => config,
         Err(error) => return Ok(Err((error.reason(), error.to_string()))),
     };
-    let options = match restore::options(source) {
+    let options = match restore::options(source, options_field) {
         Ok(options) => options,
         Err(violations) => {
             let listed: Vec<String> = violations.iter().map(ToString::to_string).collect();
@@ -247,11 +265,39 @@ async fn wanted_job(
     Ok(Ok(restore::job(
         cluster,
         &context.images,
-        startup,
-        &options,
-        &config,
-        repo_volume.as_ref(),
+        &restore::Restore {
+            instance: startup,
+            settings: source,
+            options: &options,
+            config: &config,
+            repo: repo_volume.as_ref(),
+            wal_volume,
+        },
     )))
+}
+
+/// Whether `instance` has a WAL volume: its set asks for one, or its claim exists (kept while the WAL moves
+/// back).
+pub(super) fn has_wal_volume(
+    cluster: &PostgresCluster,
+    observation: &Observation,
+    plan: &Plan,
+    instance: &str,
+) -> bool {
+    let set = plan
+        .instances
+        .iter()
+        .find(|planned| planned.name == instance)
+        .map(|planned| planned.set.as_str());
+    let asked = cluster
+        .spec
+        .instances
+        .iter()
+        .any(|s| Some(s.name.as_str()) == set && s.wal_volume_claim_spec.is_some());
+    asked
+        || observation
+            .volumes
+            .contains_key(&names::instance_wal_volume(instance))
 }
 
 /// Whether the status says the cluster's data is initialized (the restore's objects are gone then).
@@ -268,64 +314,27 @@ fn recorded_initialized(cluster: &PostgresCluster) -> bool {
         .is_some_and(|c| c.status == ConditionStatus::True)
 }
 
-/// Whether Patroni has initialized the cluster in its DCS.
-async fn bootstrapped(context: &Context, cluster: &PostgresCluster) -> Result<bool, kube::Error> {
-    let endpoints: Api<Endpoints> = Api::namespaced(
-        context.client.clone(),
-        &cluster.namespace().unwrap_or_default(),
-    );
-    let config = endpoints
-        .get_opt(&names::patroni_config_service(&cluster.name_any()))
-        .await?;
-    Ok(config.is_some_and(|e| {
-        e.annotations()
-            .contains_key(annotations::PATRONI_INITIALIZE)
-    }))
-}
-
 /// Deletes the restore Job, its configuration and its client certificate, where they exist.
-async fn clean_up(context: &Context, namespace: &str, cluster: &str) -> Result<(), kube::Error> {
+pub(super) async fn clean_up(
+    context: &Context,
+    namespace: &str,
+    cluster: &str,
+) -> Result<(), kube::Error> {
     let name = names::restore_job(cluster);
     let jobs: Api<Job> = Api::namespaced(context.client.clone(), namespace);
-    delete(&jobs, &name).await?;
+    delete::object(&jobs, &name).await?;
     let secrets: Api<Secret> = Api::namespaced(context.client.clone(), namespace);
-    delete(&secrets, &name).await?;
+    delete::object(&secrets, &name).await?;
     let config_maps: Api<ConfigMap> = Api::namespaced(context.client.clone(), namespace);
-    delete(&config_maps, &name).await
-}
-
-async fn delete<K>(api: &Api<K>, name: &str) -> Result<(), kube::Error>
-where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    match api.delete(name, &DeleteParams::background()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-        Err(error) => Err(error),
-    }
-}
-
-fn succeeded(job: &Job) -> bool {
-    job.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0) > 0
-}
-
-/// When the Job failed, if it did.
-fn failed_at(job: &Job) -> Option<Timestamp> {
-    job.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .flatten()
-        .find(|c| c.type_ == "Failed" && c.status == "True")
-        .map(|c| {
-            c.last_transition_time
-                .as_ref()
-                .map_or(Timestamp::now(), |t| t.0)
-        })
+    delete::object(&config_maps, &name).await
 }
 
 /// The last lines the restore printed before it failed (its termination message).
-async fn last_words(context: &Context, namespace: &str, job: &Job) -> Result<String, kube::Error> {
+pub(super) async fn last_words(
+    context: &Context,
+    namespace: &str,
+    job: &Job,
+) -> Result<String, kube::Error> {
     let pods: Api<Pod> = Api::namespaced(context.client.clone(), namespace);
     let ends = pods
         .list(&ListParams::default().labels(&format!("job-name={}", job.name_any())))
@@ -377,28 +386,4 @@ async fn report(
         events::publish(context, cluster, kind, reason, note).await?;
     }
     Ok(condition)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use k8s_openapi::api::batch::v1::{JobCondition, JobStatus};
-
-    #[test]
-    fn a_failed_job_says_when() {
-        let mut job = Job::default();
-        assert!(failed_at(&job).is_none());
-        assert!(!succeeded(&job));
-        let at: Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();
-        job.status = Some(JobStatus {
-            conditions: Some(vec![JobCondition {
-                type_: "Failed".into(),
-                status: "True".into(),
-                last_transition_time: Some(Time(at)),
-                ..JobCondition::default()
-            }]),
-            ..JobStatus::default()
-        });
-        assert_eq!(failed_at(&job), Some(at));
-    }
 }

@@ -6,7 +6,7 @@ use crate::naming::names;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
-use kube::api::{Api, DeleteParams};
+use kube::api::Api;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
@@ -40,16 +40,11 @@ pub async fn retire(client: &Client, namespace: &str, plan: &Plan) -> Result<(),
     Ok(())
 }
 
-/// Deletes one object; one already gone is fine.
+/// Deletes one object of `namespace`; one already gone is fine.
 async fn delete<K>(client: &Client, namespace: &str, name: &str) -> Result<(), kube::Error>
 where
     K: Resource<Scope = NamespaceResourceScope> + DeserializeOwned + Clone + Debug,
     K::DynamicType: Default,
 {
-    let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    match api.delete(name, &DeleteParams::background()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-        Err(error) => Err(error),
-    }
+    super::delete::object(&Api::<K>::namespaced(client.clone(), namespace), name).await
 }

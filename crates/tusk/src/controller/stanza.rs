@@ -3,7 +3,7 @@
 //! a failed Job is reported and deleted, so the next reconcile tries again.
 
 use super::jobs::{self, JobState};
-use super::{Context, events};
+use super::{Context, delete, events};
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -28,7 +28,7 @@ pub async fn reconcile(
         .iter()
         .filter(|job| Some(job.name_any()) != wanted_name)
     {
-        jobs::delete(&api, &earlier.name_any()).await?;
+        delete::object(&api, &earlier.name_any()).await?;
     }
     let Some(job) = wanted else {
         return Ok(false);
@@ -49,7 +49,7 @@ pub async fn reconcile(
                     note,
                 )
                 .await?;
-                jobs::delete(&api, &name).await?;
+                delete::object(&api, &name).await?;
             }
             JobState::Running => {}
         },

@@ -32,6 +32,7 @@
 //! The Job runs with `--log-level-file=off` (its log is the pod's output), and no Kubernetes API access.
 
 pub mod config;
+pub mod in_place;
 pub mod ini;
 pub mod jobs;
 pub mod manual;

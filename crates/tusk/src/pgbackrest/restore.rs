@@ -69,8 +69,10 @@ const SOURCE_REPO_VOLUME: &str = "source-repository";
 const BACKOFF_LIMIT: i32 = 2;
 /// The port of the temporary PostgreSQL (on a socket in the pod's `/tmp` only).
 const TEMPORARY_PORT: &str = "5432";
-/// The spec field of the options, for violations.
-const OPTIONS_FIELD: &str = "spec.dataSource.postgresCluster.options";
+/// The spec field of a clone's options, for violations.
+pub const OPTIONS_FIELD: &str = "spec.dataSource.postgresCluster.options";
+/// The spec field of an in-place restore's options, for violations.
+pub const IN_PLACE_OPTIONS_FIELD: &str = "spec.backups.pgbackrest.restore.options";
 
 /// Options Tusk sets itself, or that name another configuration: a second value would make pgBackRest fail,
 /// or restore something else than the spec says.
@@ -96,13 +98,17 @@ pub fn bootstrap_directory(version: i32) -> String {
     format!("{}_bootstrap", postgres::data_directory(version))
 }
 
-/// The words of `options`, each element split as a shell splits words (quotes removed), checked: every word
-/// is a `--name` or `--name=value` option, none is one Tusk sets, and the recovery ends promoted.
-pub fn options(source: &PostgresClusterDataSource) -> Result<Vec<String>, Vec<Violation>> {
+/// The words of `options` (the spec field `field`), each element split as a shell splits words (quotes
+/// removed), checked: every word is a `--name` or `--name=value` option, none is one Tusk sets, and the recovery
+/// ends promoted.
+pub fn options(
+    source: &PostgresClusterDataSource,
+    field: &str,
+) -> Result<Vec<String>, Vec<Violation>> {
     let mut words = Vec::new();
     let mut violations = Vec::new();
     for (index, option) in source.options.iter().flatten().enumerate() {
-        let field = format!("{OPTIONS_FIELD}[{index}]");
+        let field = format!("{field}[{index}]");
         let violation = |rule: String| Violation {
             field: field.clone(),
             rule,
@@ -138,7 +144,7 @@ pub fn options(source: &PostgresClusterDataSource) -> Result<Vec<String>, Vec<Vi
         && matches!(kind, "standby" | "preserve")
     {
         violations.push(Violation {
-            field: OPTIONS_FIELD.into(),
+            field: field.into(),
             rule: format!("--type={kind} leaves no primary to start the new cluster from"),
         });
     }
@@ -146,7 +152,7 @@ pub fn options(source: &PostgresClusterDataSource) -> Result<Vec<String>, Vec<Vi
         && action != "promote"
     {
         violations.push(Violation {
-            field: OPTIONS_FIELD.into(),
+            field: field.into(),
             rule: format!(
                 "--target-action={action}: the new cluster starts from a promoted recovery; use promote or leave it out"
             ),
@@ -401,24 +407,37 @@ pub fn startup_instance<'a>(
         .min()
 }
 
-/// The restore Job of `cluster` into the data volume of `instance`, with `options` (checked by
-/// [`options`]) after Tusk's; `config` is the content of its configuration file. The Job carries a digest of
-/// everything it does ([`inputs_hash`]), so that a changed spec replaces a Job that has not succeeded.
-pub fn job(
-    cluster: &PostgresCluster,
-    images: &Images,
-    instance: &str,
-    options: &[String],
-    config: &str,
-    repo: Option<&RepoVolume>,
-) -> Job {
+/// What a restore Job does.
+#[derive(Clone, Copy, Debug)]
+pub struct Restore<'a> {
+    /// The instance whose data volume it restores into.
+    pub instance: &'a str,
+    /// Where from, and how the Job is scheduled and sized (`spec.dataSource.postgresCluster`, or
+    /// `spec.backups.pgbackrest.restore` for an in-place restore).
+    pub settings: &'a PostgresClusterDataSource,
+    /// The extra `pgbackrest restore` options, checked by [`options`]; they follow Tusk's.
+    pub options: &'a [String],
+    /// The content of its configuration file ([`config_file`]).
+    pub config: &'a str,
+    /// The source's repository volume, when the Job mounts it ([`repo_volume`]).
+    pub repo: Option<&'a RepoVolume>,
+    /// Whether the instance has a WAL volume, which the Job mounts too: the data directory's `pg_wal` is a link
+    /// into it, and pgBackRest restores the WAL there.
+    pub wal_volume: bool,
+}
+
+/// The restore Job of `cluster` that does `restore`. The Job carries a digest of everything it does
+/// ([`inputs_hash`]), so that a changed spec replaces a Job that has not succeeded.
+pub fn job(cluster: &PostgresCluster, images: &Images, restore: &Restore<'_>) -> Job {
+    let Restore {
+        instance,
+        settings: source,
+        options,
+        config,
+        repo,
+        wal_volume,
+    } = *restore;
     let name = cluster.name_any();
-    let source = cluster
-        .spec
-        .data_source
-        .as_ref()
-        .and_then(|d| d.postgres_cluster.clone())
-        .unwrap_or_default();
     let version = cluster.spec.postgres_version;
     let mut command: Vec<String> = vec![
         "sh".into(),
@@ -426,6 +445,7 @@ pub fn job(
         SCRIPT.into(),
         "pgbackrest-restore".into(),
         bootstrap_directory(version),
+        postgres::data_directory(version),
         TEMPORARY_PORT.into(),
         "pgbackrest".into(),
         "restore".into(),
@@ -455,6 +475,13 @@ pub fn job(
         config_mount(),
         pods::tmp_mount(),
     ];
+    if wal_volume {
+        mounts.push(VolumeMount {
+            name: "postgres-wal".into(),
+            mount_path: postgres::WAL_MOUNT.into(),
+            ..VolumeMount::default()
+        });
+    }
     let mut affinity = source.affinity.clone();
     if let Some(repo) = repo {
         mounts.push(VolumeMount {
@@ -519,6 +546,16 @@ pub fn job(
         config_volume(projections),
         pods::tmp_volume(),
     ];
+    if wal_volume {
+        volumes.push(Volume {
+            name: "postgres-wal".into(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: names::instance_wal_volume(instance),
+                read_only: Some(false),
+            }),
+            ..Volume::default()
+        });
+    }
     volumes.extend(repo.map(|repo| Volume {
         name: SOURCE_REPO_VOLUME.into(),
         persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
@@ -573,18 +610,21 @@ fn inputs_hash(command: &[String], config: &str, instance: &str) -> String {
 
 /// Patroni's bootstrap of an instance of a cluster restored from a backup: the method [`BOOTSTRAP_METHOD`]
 /// moves the bootstrap directory into place (nothing else: the Job left a promoted, cleanly stopped cluster);
-/// `None` for a cluster without `spec.dataSource.postgresCluster` (Patroni runs `initdb`). When an attempt
+/// `None` for a cluster neither made from a backup (`spec.dataSource.postgresCluster`) nor being restored in
+/// place (`in_place::active`): Patroni runs `initdb`. When an attempt
 /// failed after the move, Patroni set the data directory aside as `<data>.failed` and exits; the next attempt
 /// takes that directory back as the bootstrap directory (it holds the restored cluster, at most crash-stopped)
 /// instead of failing for ever on a missing bootstrap directory. Seen once in an end-to-end run: the first
 /// attempt of a point-in-time clone failed within two seconds for a reason its lost log did not keep.
 pub fn bootstrap_method(cluster: &PostgresCluster) -> Option<(&'static str, Value)> {
-    cluster
+    let clone = cluster
         .spec
         .data_source
-        .as_ref()?
-        .postgres_cluster
-        .as_ref()?;
+        .as_ref()
+        .is_some_and(|source| source.postgres_cluster.is_some());
+    if !clone && !super::in_place::active(cluster) {
+        return None;
+    }
     let version = cluster.spec.postgres_version;
     // Patroni splits the command as a shell would (shlex); the paths are fixed by the version.
     let command = format!(
@@ -640,10 +680,10 @@ mod tests {
     #[test]
     fn options_are_split_like_a_shell_and_promote_at_a_target() {
         assert_eq!(
-            options(&source(&[
-                "--type=time",
-                "--target=\"2021-06-09 14:15:11 EDT\""
-            ])),
+            options(
+                &source(&["--type=time", "--target=\"2021-06-09 14:15:11 EDT\""]),
+                OPTIONS_FIELD
+            ),
             Ok(vec![
                 "--type=time".to_string(),
                 "--target=2021-06-09 14:15:11 EDT".into(),
@@ -651,9 +691,10 @@ mod tests {
             ])
         );
         assert_eq!(
-            options(&source(&[
-                "--type=time --target='2021-06-09 14:15:11' --set=20210609-141511F"
-            ])),
+            options(
+                &source(&["--type=time --target='2021-06-09 14:15:11' --set=20210609-141511F"]),
+                OPTIONS_FIELD
+            ),
             Ok(vec![
                 "--type=time".to_string(),
                 "--target=2021-06-09 14:15:11".into(),
@@ -661,9 +702,12 @@ mod tests {
                 "--target-action=promote".into()
             ])
         );
-        assert_eq!(options(&source(&[])), Ok(vec![]));
+        assert_eq!(options(&source(&[]), OPTIONS_FIELD), Ok(vec![]));
         assert_eq!(
-            options(&source(&["--type=default", "--target-action=promote"])),
+            options(
+                &source(&["--type=default", "--target-action=promote"]),
+                OPTIONS_FIELD
+            ),
             Ok(vec![
                 "--type=default".to_string(),
                 "--target-action=promote".into()
@@ -687,7 +731,7 @@ mod tests {
             ("--Type=time", "not a pgBackRest option"),
             ("--target=a\nb", "control character"),
         ] {
-            let error = options(&source(&[option])).expect_err(option);
+            let error = options(&source(&[option]), OPTIONS_FIELD).expect_err(option);
             assert!(
                 error.iter().any(|v| v.rule.contains(what)),
                 "{option}: {error:?}"
@@ -758,19 +802,17 @@ pg1-path=/pgdata/pg16_bootstrap
 
     #[test]
     fn the_job_restores_into_the_startup_instance_volume_without_a_shell_for_options() {
-        let options = options(&source(&[
-            "--type=time",
-            "--target=\"2021-06-09 14:15:11 EDT\"",
-        ]))
-        .expect("valid");
-        let job = job(
-            &elephant(),
-            &Images::default(),
-            "hippo-instance1-b4dz",
-            &options,
-            "[global]\n",
-            None,
-        );
+        let settings = source(&["--type=time", "--target=\"2021-06-09 14:15:11 EDT\""]);
+        let options = options(&settings, OPTIONS_FIELD).expect("valid");
+        let restore = Restore {
+            instance: "hippo-instance1-b4dz",
+            settings: &settings,
+            options: &options,
+            config: "[global]\n",
+            repo: None,
+            wal_volume: false,
+        };
+        let job = job(&elephant(), &Images::default(), &restore);
         assert_eq!(
             job.metadata.name.as_deref(),
             Some("hippo-pgbackrest-restore")
@@ -787,6 +829,7 @@ pg1-path=/pgdata/pg16_bootstrap
             [
                 "pgbackrest-restore",
                 "/pgdata/pg16_bootstrap",
+                "/pgdata/pg16",
                 "5432",
                 "pgbackrest",
                 "restore",
@@ -807,10 +850,10 @@ pg1-path=/pgdata/pg16_bootstrap
         let other = super::job(
             &elephant(),
             &Images::default(),
-            "hippo-instance1-b4dz",
-            &[],
-            "[global]\n",
-            None,
+            &Restore {
+                options: &[],
+                ..restore
+            },
         );
         assert_ne!(
             Some(hash),
@@ -842,13 +885,18 @@ pg1-path=/pgdata/pg16_bootstrap
         let file = config_file(&elephant(), source).expect("builds");
         assert!(!file.contains("repo1-host"), "{file}");
         assert!(file.contains("repo1-path=/pgbackrest/repo1"), "{file}");
+        let settings = PostgresClusterDataSource::default();
         let job = job(
             &elephant(),
             &Images::default(),
-            "hippo-instance1-b4dz",
-            &[],
-            &file,
-            Some(&volume),
+            &Restore {
+                instance: "hippo-instance1-b4dz",
+                settings: &settings,
+                options: &[],
+                config: &file,
+                repo: Some(&volume),
+                wal_volume: true,
+            },
         );
         let pod = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
         let mount = pod.containers[0]
@@ -857,6 +905,17 @@ pg1-path=/pgdata/pg16_bootstrap
             .flatten()
             .find(|m| m.mount_path == "/pgbackrest/repo1")
             .expect("the source's repository is mounted");
+        let wal = pod
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == "postgres-wal");
+        assert_eq!(
+            wal.and_then(|v| v.persistent_volume_claim.as_ref())
+                .map(|claim| claim.claim_name.as_str()),
+            Some("hippo-instance1-b4dz-pgwal"),
+            "the instance's WAL volume is mounted where its pg_wal link points"
+        );
         assert_eq!(mount.read_only, Some(true));
         let claim = pod
             .volumes

@@ -1,14 +1,24 @@
-# The restore Job of a new cluster bootstrapped from another cluster's backup (spec.dataSource.postgresCluster).
-# Arguments: the bootstrap directory, the port of the temporary PostgreSQL, then the `pgbackrest restore`
-# command line, run as given (never through a shell). Restores into the bootstrap directory, replays the WAL
-# to the end of the archive or to the recovery target on a temporary PostgreSQL that only listens on a socket
-# in /tmp and archives nothing, waits for its promotion, and stops it cleanly. Patroni's bootstrap then moves
-# the directory into place. A rerun (a pod retried by the Job) restores again with --delta.
+# The restore Job of a cluster bootstrapped from a backup: a new cluster from another cluster's backup
+# (spec.dataSource.postgresCluster), or an in-place restore (spec.backups.pgbackrest.restore).
+# Arguments: the bootstrap directory, the data directory, the port of the temporary PostgreSQL, then the
+# `pgbackrest restore` command line, run as given (never through a shell). Restores into the bootstrap
+# directory, replays the WAL to the end of the archive or to the recovery target on a temporary PostgreSQL that
+# only listens on a socket in /tmp and archives nothing, waits for its promotion, and stops it cleanly.
+# Patroni's bootstrap then moves the directory into place. An existing data directory (an in-place restore:
+# every instance is stopped) becomes the bootstrap directory first, so that --delta copies only what differs.
+# A rerun (a pod retried by the Job) restores again with --delta.
 set -eu
 bootstrap="$1"
-port="$2"
-shift 2
+data="$2"
+port="$3"
+shift 3
 
+if [ -d "$data" ] && [ ! -d "$bootstrap" ]; then
+  echo "tusk: restoring over the existing data directory $data"
+  mv -- "$data" "$bootstrap"
+fi
+# Every instance is stopped: a postmaster.pid left by one that was killed would stop pgBackRest.
+rm -f -- "$bootstrap/postmaster.pid"
 mkdir -p -m 0700 -- "$bootstrap"
 echo "tusk: restoring into $bootstrap"
 "$@"

@@ -20,7 +20,8 @@ pub fn cron_jobs(
 ) -> Result<Vec<CronJob>, ConfigError> {
     let name = cluster.metadata.name.as_deref().unwrap_or_default();
     let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
-    let suspend = cluster.spec.shutdown.unwrap_or(false) || standby;
+    let suspend =
+        cluster.spec.shutdown.unwrap_or(false) || standby || super::in_place::active(cluster);
     let mut cron_jobs = Vec::new();
     for (number, repo, _) in repos(cluster)? {
         let Some(schedules) = &repo.schedules else {

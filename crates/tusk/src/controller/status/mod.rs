@@ -137,6 +137,8 @@ pub struct Observed<'a> {
     /// `status.databaseInitSQL` once the init SQL ran; when not observed, the value recorded before is kept
     /// while the spec has `databaseInitSQL` (and dropped with it, as PGO).
     pub database_init_sql: Option<&'a str>,
+    /// `status.startupInstance` and `status.startupInstanceSet`.
+    pub startup: Option<(&'a str, &'a str)>,
 }
 
 /// The server-side apply body that sets `conditions`, `observedGeneration` and what was `observed`.
@@ -156,10 +158,17 @@ pub fn patch(
         status["pgbackrest"] = serde_json::json!(pgbackrest);
     }
     let recorded = cluster.status.as_ref();
-    if let Some(revision) = observed
-        .users_revision
-        .or_else(|| recorded.and_then(|s| s.users_revision.as_deref()))
-    {
+    if let Some((instance, set)) = observed.startup {
+        status["startupInstance"] = serde_json::json!(instance);
+        status["startupInstanceSet"] = serde_json::json!(set);
+    }
+    // An in-place restore brings back the roles of its target time: the users are written again after it.
+    let restoring = crate::pgbackrest::in_place::active(cluster);
+    if let Some(revision) = observed.users_revision.or_else(|| {
+        recorded
+            .filter(|_| !restoring)
+            .and_then(|s| s.users_revision.as_deref())
+    }) {
         status["usersRevision"] = serde_json::json!(revision);
     }
     if cluster.spec.database_init_sql.is_some()
@@ -208,7 +217,7 @@ pub fn instance_sets(
         .collect()
 }
 
-fn previous<'a>(cluster: &'a PostgresCluster, type_: &str) -> Option<&'a Condition> {
+pub fn previous<'a>(cluster: &'a PostgresCluster, type_: &str) -> Option<&'a Condition> {
     cluster
         .status
         .as_ref()?

@@ -27,6 +27,8 @@ pub struct Progress {
     pub scheduled: Vec<PgBackRestScheduledBackupStatus>,
     /// WAL archiving on the primary, when it was read.
     pub wal_archiving: Option<WalArchivingStatus>,
+    /// The latest in-place restore.
+    pub restore: Option<PgBackRestJobStatus>,
 }
 
 /// The repositories of `cluster` in the spec's order, each `volume` repository with its claim's name and
@@ -91,7 +93,7 @@ pub fn pgbackrest(
         manual_backup: progress.manual.clone(),
         scheduled_backups: (!progress.scheduled.is_empty()).then(|| progress.scheduled.clone()),
         wal_archiving: progress.wal_archiving.clone(),
-        restore: None,
+        restore: progress.restore.clone(),
     })
 }
 
