@@ -34,6 +34,7 @@ const SECRET_FILE_MODE: i32 = 0o640;
 
 /// The StatefulSet of `instance`, a member of `set`. `pgbackrest_hash` is the hash of the instance's
 /// pgBackRest configuration: its pod template carries it, so a configuration change rolls the instance.
+/// `data_claim` is the name of its data claim (`volumes::data_claim`: an adopted volume keeps its name).
 /// `wal_claim_exists`: the instance has a WAL volume claim, which stays mounted after the set's
 /// `walVolumeClaimSpec` is removed so that the WAL can be moved back (`postgres::wal`).
 pub fn statefulset(
@@ -42,6 +43,7 @@ pub fn statefulset(
     instance: &Instance,
     images: &Images,
     pgbackrest_hash: &str,
+    data_claim: &str,
     wal_claim_exists: bool,
 ) -> StatefulSet {
     let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
@@ -69,7 +71,7 @@ pub fn statefulset(
             selector,
             labels: pod_labels,
             annotations: pod_annotations,
-            spec: pod(cluster, set, instance, images, wal_claim_exists),
+            spec: pod(cluster, set, instance, images, data_claim, wal_claim_exists),
             update_strategy: "OnDelete",
         },
     )
@@ -80,6 +82,7 @@ fn pod(
     set: &PostgresInstanceSetSpec,
     instance: &Instance,
     images: &Images,
+    data_claim: &str,
     wal_claim_exists: bool,
 ) -> PodSpec {
     let mount_wal = set.wal_volume_claim_spec.is_some() || wal_claim_exists;
@@ -91,7 +94,7 @@ fn pod(
             database(cluster, set, images, mount_wal),
             pgbackrest::sidecar::instance_sidecar(cluster, set, images),
         ],
-        volumes: Some(volumes(cluster, instance, mount_wal)),
+        volumes: Some(volumes(cluster, instance, data_claim, mount_wal)),
         service_account_name: Some(names::instance_rbac(cluster_name)),
         enable_service_links: Some(false),
         security_context: Some(pods::pod_security_context(cluster)),
@@ -194,10 +197,15 @@ fn database(
     }
 }
 
-fn volumes(cluster: &PostgresCluster, instance: &Instance, mount_wal: bool) -> Vec<Volume> {
+fn volumes(
+    cluster: &PostgresCluster,
+    instance: &Instance,
+    data_claim: &str,
+    mount_wal: bool,
+) -> Vec<Volume> {
     let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
     let mut volumes = vec![
-        claim_volume(DATA_VOLUME, names::instance_data_volume(&instance.name)),
+        claim_volume(DATA_VOLUME, data_claim.to_string()),
         projected("cert-volume", certificates(cluster)),
         projected(
             "patroni-config",
@@ -395,6 +403,7 @@ mod tests {
             &instance,
             &Images::default(),
             "hash",
+            "hippo-instance1-x2bc-pgdata",
             wal_claim_exists,
         );
         let template = statefulset.spec.expect("spec").template;

@@ -1,6 +1,9 @@
 //! An instance's volumes: `<instance>-pgdata` and, with `walVolumeClaimSpec`, `<instance>-pgwal`. Tusk creates
 //! the claims itself (no `volumeClaimTemplates`), so it can grow them and keep them when a StatefulSet goes.
 //!
+//! An instance's data claim is the claim labelled as its `pgdata` volume, whatever its name: a volume adopted
+//! through `spec.dataSource.volumes` keeps its own name, and its labels say whose it is (as PGO finds it).
+//!
 //! A claim's spec is fixed once made, except its storage request, which may only grow: for a claim that exists,
 //! the fixed fields are kept as they are and the request never shrinks.
 
@@ -29,7 +32,7 @@ pub fn claims(
         set,
         instance,
         labels::ROLE_PGDATA,
-        names::instance_data_volume(&instance.name),
+        data_claim(instance, existing),
         &set.data_volume_claim_spec,
         existing,
     )];
@@ -45,6 +48,23 @@ pub fn claims(
         ));
     }
     claims
+}
+
+/// The name of `instance`'s data claim: the existing claim labelled as its `pgdata` volume (an adopted one
+/// keeps its name), else `<instance>-pgdata`.
+pub fn data_claim(instance: &Instance, existing: &Existing) -> String {
+    existing
+        .iter()
+        .find(|(_, claim)| {
+            let labels = claim.metadata.labels.as_ref();
+            let label = |key: &str| labels.and_then(|l| l.get(key)).map(String::as_str);
+            label(labels::INSTANCE) == Some(instance.name.as_str())
+                && label(labels::ROLE) == Some(labels::ROLE_PGDATA)
+        })
+        .map_or_else(
+            || names::instance_data_volume(&instance.name),
+            |(name, _)| name.clone(),
+        )
 }
 
 fn claim(
@@ -168,6 +188,37 @@ spec:
         assert_eq!(labels[labels::ROLE], "pgwal");
         assert_eq!(labels[labels::DATA], "postgres");
         assert_eq!(labels[labels::INSTANCE], "hippo-one-bbbb");
+    }
+
+    #[test]
+    fn an_adopted_claim_labelled_for_the_instance_is_its_data_claim() {
+        let cluster = cluster();
+        assert_eq!(
+            data_claim(&instance(), &Existing::new()),
+            "hippo-one-bbbb-pgdata"
+        );
+        let mut adopted = PersistentVolumeClaim::default();
+        adopted.metadata.name = Some("oldhippo".into());
+        adopted.metadata.labels = Some(labels::instance_volume(
+            "hippo",
+            "one",
+            "hippo-one-bbbb",
+            labels::ROLE_PGDATA,
+        ));
+        let mut other = adopted.clone();
+        other.metadata.name = Some("hippo-one-cccc-pgdata".into());
+        other
+            .metadata
+            .labels
+            .get_or_insert_default()
+            .insert(labels::INSTANCE.into(), "hippo-one-cccc".into());
+        let existing: Existing = [adopted, other]
+            .into_iter()
+            .map(|c| (c.metadata.name.clone().unwrap_or_default(), c))
+            .collect();
+        assert_eq!(data_claim(&instance(), &existing), "oldhippo");
+        let claims = claims(&cluster, &cluster.spec.instances[0], &instance(), &existing);
+        assert_eq!(claims[0].metadata.name.as_deref(), Some("oldhippo"));
     }
 
     #[test]
