@@ -50,6 +50,29 @@ pub fn pg_data_volume(cluster: &PostgresCluster) -> Option<&DataSourceVolume> {
     source.volumes.as_ref()?.pg_data_volume.as_ref()
 }
 
+/// The volumes of `spec.dataSource.volumes` that Tusk does not adopt yet (`pgWALVolume`, `pgBackRestVolume`),
+/// as `field (claim)` for a Warning.
+pub fn not_adopted(cluster: &PostgresCluster) -> Vec<String> {
+    let Some(volumes) = cluster
+        .spec
+        .data_source
+        .as_ref()
+        .and_then(|d| d.volumes.as_ref())
+    else {
+        return Vec::new();
+    };
+    [
+        ("pgWALVolume", &volumes.pg_wal_volume),
+        ("pgBackRestVolume", &volumes.pg_back_rest_volume),
+    ]
+    .into_iter()
+    .filter_map(|(field, volume)| {
+        let volume = volume.as_ref()?;
+        Some(format!("{field} ({})", volume.pvc_name))
+    })
+    .collect()
+}
+
 /// The directory of `volume` to move into place, as a path in the pod: `/pgdata/<directory>`, or the data
 /// directory itself without `directory`. A directory that is not one plain name (empty, `.`, `..`, holding a
 /// `/` or a control character) is refused: it could point outside the volume.

@@ -175,6 +175,13 @@ fn the_script_refuses_what_it_cannot_adopt() {
     assert!(!ok && err.contains("not empty"), "{err}");
 
     let root = tempfile::tempdir().expect("temp");
+    data_directory(&root.path().join("walhippo"), "16");
+    std::os::unix::fs::symlink("/pgwal/walhippo-wal", root.path().join("walhippo/pg_wal"))
+        .expect("link");
+    let (ok, err) = run(root.path(), "walhippo");
+    assert!(!ok && err.contains("WAL volume"), "{err}");
+
+    let root = tempfile::tempdir().expect("temp");
     std::fs::create_dir(root.path().join("notdata")).expect("mkdir");
     let (ok, err) = run(root.path(), "notdata");
     assert!(!ok && err.contains("PG_VERSION"), "{err}");

@@ -184,6 +184,21 @@ pub async fn reconcile(
     let Some(existing) = jobs_api.get_opt(&job_name).await? else {
         jobs::create(&jobs_api, &wanted).await?;
         tracing::info!(cluster = %name, instance = %startup, "move Job created");
+        let ignored = adopt::not_adopted(cluster);
+        if !ignored.is_empty() {
+            let note = format!(
+                "spec.dataSource.volumes: {} not adopted: Tusk adopts only pgDataVolume so far; the claims are left as they are",
+                ignored.join(", ")
+            );
+            events::publish(
+                context,
+                cluster,
+                EventType::Warning,
+                "VolumesNotAdopted",
+                note,
+            )
+            .await?;
+        }
         let message = format!(
             "moving {source} of volume {} into place (Job {job_name})",
             volume.pvc_name
