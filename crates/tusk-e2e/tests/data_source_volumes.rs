@@ -1,11 +1,13 @@
 //! Issue #6, end-to-end test 11: a new cluster adopts an existing data volume through
 //! `spec.dataSource.volumes.pgDataVolume` (docs: Guides, Data Migration, "Configure your PostgresCluster CRD").
 //!
-//! A claim `oldhippo` is filled as an old operator left it: a PostgreSQL data directory in `/pgdata/oldhippo`
-//! holding rows, stopped with its `postmaster.pid` left behind. Then:
-//! * `oldhippo` with `pgDataVolume {pvcName: oldhippo, directory: oldhippo}` becomes Ready on that data: the
-//!   rows are there, `PostgresDataInitialized` is True, the claim carries the instance's labels and the
-//!   cluster's owner reference, and the user's Secret logs in over `verify-full`;
+//! Claims `oldhippo` and `oldhippo-wal` are filled as PGO v4 left them: a PostgreSQL data directory in
+//! `/pgdata/oldhippo` holding rows, its `pg_wal` a link to `/pgwal/oldhippo-wal` on the WAL volume, stopped with its
+//! `postmaster.pid` left behind. Then:
+//! * `oldhippo` with the docs' `pgDataVolume {pvcName: oldhippo, directory: oldhippo}` and
+//!   `pgWALVolume {pvcName: oldhippo-wal}` becomes Ready on that data: the rows are there,
+//!   `PostgresDataInitialized` is True, both claims carry the instance's labels and the cluster's owner
+//!   reference, the WAL stays where the link points, and the user's Secret logs in over `verify-full`;
 //! * removing `spec.dataSource.volumes` changes nothing: same pod, same postmaster start, same rows;
 //! * `lost`, adopting a claim that does not exist, reports `VolumeNotFound` and runs no instance and makes no
 //!   data claim; given `directory: ..` it reports `InvalidDataSource`.
@@ -30,6 +32,13 @@ spec:
   accessModes: [ReadWriteOnce]
   resources: {{requests: {{storage: 1Gi}}}}
 ---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: oldhippo-wal}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 1Gi}}}}
+---
 apiVersion: batch/v1
 kind: Job
 metadata: {{name: fill-oldhippo}}
@@ -43,13 +52,13 @@ spec:
       - name: fill
         image: {POSTGRES_IMAGE}
         imagePullPolicy: IfNotPresent
-        volumeMounts: [{{name: data, mountPath: /pgdata}}]
+        volumeMounts: [{{name: data, mountPath: /pgdata}}, {{name: wal, mountPath: /pgwal}}]
         command:
         - bash
         - -ceu
         - |
           data=/pgdata/oldhippo
-          initdb -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null
+          initdb -D "$data" --waldir=/pgwal/oldhippo-wal -U postgres --auth=trust -E UTF8 >/dev/null
           pg_ctl -D "$data" -o "-c listen_addresses='' -k /tmp" -w start >/dev/null
           psql -h /tmp -U postgres -XAtq -v ON_ERROR_STOP=1 \
             -c 'create table animals (id int primary key, name text not null)' \
@@ -58,10 +67,12 @@ spec:
           cp "$data/postmaster.pid" /tmp/postmaster.pid
           pg_ctl -D "$data" -m fast -w stop >/dev/null
           cp /tmp/postmaster.pid "$data/postmaster.pid"
-          ls -la /pgdata
+          ls -la /pgdata "$data/pg_wal"
       volumes:
       - name: data
         persistentVolumeClaim: {{claimName: oldhippo}}
+      - name: wal
+        persistentVolumeClaim: {{claimName: oldhippo-wal}}
 "#
     )
 }
@@ -72,6 +83,15 @@ fn manifest(name: &str, spec_lines: &str) -> String {
     hippo::manifest(1, spec_lines)
         .replacen("  name: hippo\n", &format!("  name: {name}\n"), 1)
         .replacen("postgresVersion: 13", "postgresVersion: 15", 1)
+}
+
+/// [`manifest`] with a WAL volume in `instance1`, as the docs' example.
+fn with_wal_volume(manifest: &str) -> String {
+    manifest.replacen(
+        "      dataVolumeClaimSpec:",
+        "      walVolumeClaimSpec:\n        accessModes: [ReadWriteOnce]\n        resources: {requests: {storage: 1Gi}}\n      dataVolumeClaimSpec:",
+        1,
+    )
 }
 
 /// `PostgresDataInitialized` of `cluster`: its status, reason and message.
@@ -158,10 +178,11 @@ fn a_new_cluster_adopts_an_existing_data_volume() {
         .expect("lost applies");
     let applied = Instant::now();
     namespace
-        .apply(&manifest(
+        .apply(&with_wal_volume(&manifest(
             "oldhippo",
-            "  dataSource:\n    volumes:\n      pgDataVolume: {pvcName: oldhippo, directory: oldhippo}\n",
-        ))
+            "  dataSource:\n    volumes:\n      pgDataVolume: {pvcName: oldhippo, directory: oldhippo}\n      \
+             pgWALVolume: {pvcName: oldhippo-wal}\n",
+        )))
         .expect("oldhippo applies");
 
     let mut moved = None;
@@ -218,16 +239,67 @@ fn a_new_cluster_adopts_an_existing_data_volume() {
         claim["metadata"]["ownerReferences"][0]["name"], "oldhippo",
         "owned by the cluster"
     );
+    let wal_claim = get_json(NAMESPACE, &["pvc/oldhippo-wal"]).expect("the WAL claim");
+    assert_eq!(
+        wal_claim["metadata"]["labels"]["postgres-operator.crunchydata.com/role"],
+        "pgwal"
+    );
+    assert_eq!(
+        wal_claim["metadata"]["ownerReferences"][0]["name"],
+        "oldhippo"
+    );
     let statefulset = get_json(NAMESPACE, &[&format!("statefulset/{instance}")]).expect("sts");
     let volumes = statefulset["spec"]["template"]["spec"]["volumes"].to_string();
     assert!(
-        volumes.contains(r#""claimName":"oldhippo""#),
-        "the instance mounts the adopted claim: {volumes}"
+        volumes.contains(r#""claimName":"oldhippo""#)
+            && volumes.contains(r#""claimName":"oldhippo-wal""#),
+        "the instance mounts the adopted claims: {volumes}"
     );
     let claims = kubectl(&["-n", NAMESPACE, "get", "pvc", "-o", "name"]).expect("claims");
     assert!(
-        !claims.contains(&format!("{instance}-pgdata")),
-        "no data claim of its own: {claims}"
+        !claims.contains(&format!("{instance}-pgdata"))
+            && !claims.contains(&format!("{instance}-pgwal")),
+        "no claims of its own: {claims}"
+    );
+    let link = kubectl(&[
+        "-n",
+        NAMESPACE,
+        "exec",
+        &leader,
+        "-c",
+        "database",
+        "--",
+        "readlink",
+        "/pgdata/pg15/pg_wal",
+    ])
+    .expect("pg_wal");
+    assert_eq!(
+        link.trim(),
+        "/pgwal/oldhippo-wal",
+        "the WAL stays where it was"
+    );
+    let segment = psql_in(
+        NAMESPACE,
+        &leader,
+        "select pg_walfile_name(pg_current_wal_lsn())",
+    )
+    .expect("the current segment");
+    kubectl(&[
+        "-n",
+        NAMESPACE,
+        "exec",
+        &leader,
+        "-c",
+        "database",
+        "--",
+        "test",
+        "-f",
+        &format!("/pgwal/oldhippo-wal/{segment}"),
+    ])
+    .expect("the current WAL segment is on the adopted WAL volume");
+    eprintln!(
+        "e2e: pg_wal links to {} on claim oldhippo-wal (segment {segment} there)",
+        link.trim()
     );
     let system = psql_in(
         NAMESPACE,

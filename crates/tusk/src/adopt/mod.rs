@@ -38,6 +38,7 @@ pub const SCRIPT: &str = include_str!("move_pgdata.sh");
 /// The field of the data volume's directory, as problems name it.
 pub const DIRECTORY_FIELD: &str = "spec.dataSource.volumes.pgDataVolume.directory";
 const DATA_VOLUME: &str = "postgres-data";
+const WAL_VOLUME: &str = "postgres-wal";
 const BACKOFF_LIMIT: i32 = 2;
 
 /// The data volume `cluster` adopts, if any. A cluster restored from a backup (`dataSource.postgresCluster`)
@@ -50,8 +51,8 @@ pub fn pg_data_volume(cluster: &PostgresCluster) -> Option<&DataSourceVolume> {
     source.volumes.as_ref()?.pg_data_volume.as_ref()
 }
 
-/// The volumes of `spec.dataSource.volumes` that Tusk does not adopt yet (`pgWALVolume`, `pgBackRestVolume`),
-/// as `field (claim)` for a Warning.
+/// The volumes of `spec.dataSource.volumes` that Tusk does not adopt yet (`pgBackRestVolume`), as
+/// `field (claim)` for a Warning.
 pub fn not_adopted(cluster: &PostgresCluster) -> Vec<String> {
     let Some(volumes) = cluster
         .spec
@@ -61,16 +62,25 @@ pub fn not_adopted(cluster: &PostgresCluster) -> Vec<String> {
     else {
         return Vec::new();
     };
-    [
-        ("pgWALVolume", &volumes.pg_wal_volume),
-        ("pgBackRestVolume", &volumes.pg_back_rest_volume),
-    ]
-    .into_iter()
-    .filter_map(|(field, volume)| {
-        let volume = volume.as_ref()?;
-        Some(format!("{field} ({})", volume.pvc_name))
-    })
-    .collect()
+    volumes
+        .pg_back_rest_volume
+        .iter()
+        .map(|volume| format!("pgBackRestVolume ({})", volume.pvc_name))
+        .collect()
+}
+
+/// The WAL volume `cluster` adopts with its data volume, if any. Its `directory` is not used: the data
+/// directory's `pg_wal` link says where the WAL is, and it stays there (the docs: the WAL needs no move).
+pub fn pg_wal_volume(cluster: &PostgresCluster) -> Option<&DataSourceVolume> {
+    pg_data_volume(cluster)?;
+    cluster
+        .spec
+        .data_source
+        .as_ref()?
+        .volumes
+        .as_ref()?
+        .pg_wal_volume
+        .as_ref()
 }
 
 /// The directory of `volume` to move into place, as a path in the pod: `/pgdata/<directory>`, or the data
@@ -96,12 +106,13 @@ pub fn source_directory(
     Ok(format!("{}/{directory}", postgres::DATA_MOUNT))
 }
 
-/// The adopted claim `found` as the data volume of `instance` of `set` would be observed once adopted: with the
-/// instance's `pgdata` labels. The build then makes it the instance's data claim and applies the labels.
+/// The adopted claim `found` as the volume of `instance` of `set` would be observed once adopted: with the
+/// instance's labels of `role` (`pgdata`, `pgwal`). The build then makes it the instance's data claim and applies the labels.
 pub fn as_instance_volume(
     cluster: &PostgresCluster,
     set: &str,
     instance: &str,
+    role: &str,
     found: &PersistentVolumeClaim,
 ) -> PersistentVolumeClaim {
     let name = cluster.metadata.name.as_deref().unwrap_or_default();
@@ -110,12 +121,7 @@ pub fn as_instance_volume(
         .metadata
         .labels
         .get_or_insert_default()
-        .extend(labels::instance_volume(
-            name,
-            set,
-            instance,
-            labels::ROLE_PGDATA,
-        ));
+        .extend(labels::instance_volume(name, set, instance, role));
     claim
 }
 
@@ -139,7 +145,8 @@ pub fn bootstrap_method(cluster: &PostgresCluster) -> Option<(&'static str, Valu
     ))
 }
 
-/// The move Job of `cluster`: mounts `claim` at `/pgdata` and moves `source` ([`source_directory`]) to the
+/// The move Job of `cluster`: mounts `claim` at `/pgdata` (and `wal_claim` at `/pgwal`, where the data
+/// directory's `pg_wal` link points) and moves `source` ([`source_directory`]) to the
 /// bootstrap directory. It runs as the instances of `set` run (security context, image, resources and
 /// scheduling of the set). The paths are arguments of a fixed script, never part of its text.
 pub fn move_job(
@@ -147,6 +154,7 @@ pub fn move_job(
     set: &PostgresInstanceSetSpec,
     images: &Images,
     claim: &str,
+    wal_claim: Option<&str>,
     source: &str,
 ) -> Job {
     let name = cluster.metadata.name.as_deref().unwrap_or_default();
@@ -167,17 +175,27 @@ pub fn move_job(
         postgres::data_directory(version),
         version.to_string(),
     ];
+    let mut mounts = vec![
+        VolumeMount {
+            name: DATA_VOLUME.into(),
+            mount_path: postgres::DATA_MOUNT.into(),
+            ..VolumeMount::default()
+        },
+        pods::tmp_mount(),
+    ];
+    let mut volumes = vec![claim_volume(DATA_VOLUME, claim), pods::tmp_volume()];
+    if let Some(wal) = wal_claim {
+        mounts.push(VolumeMount {
+            name: WAL_VOLUME.into(),
+            mount_path: postgres::WAL_MOUNT.into(),
+            ..VolumeMount::default()
+        });
+        volumes.push(claim_volume(WAL_VOLUME, wal));
+    }
     let container = k8s_openapi::api::core::v1::Container {
         command: Some(command),
         resources: set.resources.clone(),
-        volume_mounts: Some(vec![
-            VolumeMount {
-                name: DATA_VOLUME.into(),
-                mount_path: postgres::DATA_MOUNT.into(),
-                ..VolumeMount::default()
-            },
-            pods::tmp_mount(),
-        ]),
+        volume_mounts: Some(mounts),
         termination_message_policy: Some("FallbackToLogsOnError".into()),
         ..pods::container(cluster, CONTAINER, images.postgres(cluster))
     };
@@ -192,17 +210,7 @@ pub fn move_job(
                 }),
                 spec: Some(PodSpec {
                     containers: vec![container],
-                    volumes: Some(vec![
-                        Volume {
-                            name: DATA_VOLUME.into(),
-                            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                                claim_name: claim.into(),
-                                read_only: Some(false),
-                            }),
-                            ..Volume::default()
-                        },
-                        pods::tmp_volume(),
-                    ]),
+                    volumes: Some(volumes),
                     restart_policy: Some("Never".into()),
                     automount_service_account_token: Some(false),
                     enable_service_links: Some(false),
@@ -217,6 +225,17 @@ pub fn move_job(
             ..JobSpec::default()
         }),
         status: None,
+    }
+}
+
+fn claim_volume(name: &str, claim: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+            claim_name: claim.into(),
+            read_only: Some(false),
+        }),
+        ..Volume::default()
     }
 }
 

@@ -24,8 +24,8 @@ fi
 [ -f "$checked/PG_VERSION" ] || fail "$checked is not a PostgreSQL data directory (no PG_VERSION)"
 found=$(cat -- "$checked/PG_VERSION")
 [ "$found" = "$version" ] || fail "$checked holds PostgreSQL $found data; spec.postgresVersion is $version"
-if [ -L "$checked/pg_wal" ]; then
-  fail "$checked/pg_wal links to $(readlink -- "$checked/pg_wal"): adopting a WAL volume is not implemented; move the WAL into $checked/pg_wal"
+if [ -L "$checked/pg_wal" ] && [ ! -d "$checked/pg_wal/" ]; then
+  fail "$checked/pg_wal links to $(readlink -- "$checked/pg_wal"), which is not there: give the WAL volume as pgWALVolume (mounted at /pgwal)"
 fi
 owner=$(stat -c %u -- "$checked")
 [ "$owner" = "$(id -u)" ] || fail "$checked belongs to uid $owner; the pods run as uid $(id -u): chown -R it"

@@ -55,7 +55,13 @@ fn the_adopted_claim_gets_the_startup_instance_labels() {
     let mut found = PersistentVolumeClaim::default();
     found.metadata.name = Some("oldhippo".into());
     found.metadata.labels = Some([("app".to_string(), "old".to_string())].into());
-    let claim = as_instance_volume(&cluster, "instance1", "hippo-instance1-abcd", &found);
+    let claim = as_instance_volume(
+        &cluster,
+        "instance1",
+        "hippo-instance1-abcd",
+        labels::ROLE_PGDATA,
+        &found,
+    );
     let labels = claim.metadata.labels.expect("labels");
     assert_eq!(labels["app"], "old", "the user's labels stay");
     assert_eq!(labels[labels::INSTANCE], "hippo-instance1-abcd");
@@ -72,6 +78,7 @@ fn the_job_passes_paths_as_arguments_and_runs_as_the_instances() {
         set,
         &Images::default(),
         "oldhippo",
+        Some("oldhippo-wal"),
         "/pgdata/oldhippo",
     );
     assert_eq!(job.metadata.name.as_deref(), Some("hippo-move-pgdata-dir"));
@@ -88,11 +95,19 @@ fn the_job_passes_paths_as_arguments_and_runs_as_the_instances() {
     );
     let pod = job.spec.expect("spec").template.spec.expect("pod");
     assert_eq!(
-        pod.volumes.expect("volumes")[0]
+        pod.volumes.as_ref().expect("volumes")[0]
             .persistent_volume_claim
             .as_ref()
             .map(|c| c.claim_name.as_str()),
         Some("oldhippo")
+    );
+    assert_eq!(
+        pod.volumes.as_ref().expect("volumes")[2]
+            .persistent_volume_claim
+            .as_ref()
+            .map(|c| c.claim_name.as_str()),
+        Some("oldhippo-wal"),
+        "the WAL volume, where pg_wal links to"
     );
     assert_eq!(
         pod.security_context,
@@ -179,7 +194,16 @@ fn the_script_refuses_what_it_cannot_adopt() {
     std::os::unix::fs::symlink("/pgwal/walhippo-wal", root.path().join("walhippo/pg_wal"))
         .expect("link");
     let (ok, err) = run(root.path(), "walhippo");
-    assert!(!ok && err.contains("WAL volume"), "{err}");
+    assert!(!ok && err.contains("pgWALVolume"), "{err}");
+    std::fs::create_dir(root.path().join("walhippo-wal")).expect("the WAL directory");
+    std::fs::remove_file(root.path().join("walhippo/pg_wal")).expect("unlink");
+    std::os::unix::fs::symlink(
+        root.path().join("walhippo-wal"),
+        root.path().join("walhippo/pg_wal"),
+    )
+    .expect("link");
+    let (ok, err) = run(root.path(), "walhippo");
+    assert!(ok, "a link that resolves is kept: {err}");
 
     let root = tempfile::tempdir().expect("temp");
     std::fs::create_dir(root.path().join("notdata")).expect("mkdir");

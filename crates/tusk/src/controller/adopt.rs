@@ -49,7 +49,8 @@ enum Hold {
     /// All of them: nothing to adopt, or done.
     #[default]
     Nothing,
-    /// None; and the startup instance (if known) gets no data claim of its own while its claim is refused.
+    /// None; and the startup instance (if known) gets no data or WAL claim of its own while its adopted
+    /// claims are refused.
     Everything { refused: Option<String> },
     /// Only the startup instance: its data is in place for Patroni's bootstrap.
     AllBut(String),
@@ -64,10 +65,14 @@ impl Adoption {
             Hold::Everything { refused } => {
                 hold(&mut objects.statefulsets, None);
                 if let Some(startup) = refused {
-                    let own = names::instance_data_volume(startup);
-                    objects
-                        .volumes
-                        .retain(|claim| claim.metadata.name.as_deref() != Some(own.as_str()));
+                    let own = [
+                        names::instance_data_volume(startup),
+                        names::instance_wal_volume(startup),
+                    ];
+                    objects.volumes.retain(|claim| {
+                        !own.iter()
+                            .any(|name| claim.metadata.name.as_deref() == Some(name.as_str()))
+                    });
                 }
             }
             Hold::AllBut(startup) => hold(&mut objects.statefulsets, Some(startup)),
@@ -145,30 +150,32 @@ pub async fn reconcile(
             return refuse(context, cluster, reason, message, hold).await;
         }
     };
-    let Some(found) = found else {
-        let message = format!(
-            "PersistentVolumeClaim {} (spec.dataSource.volumes.pgDataVolume.pvcName) not found in namespace {namespace}",
-            volume.pvc_name
-        );
-        let (reason, message, hold) = refused("VolumeNotFound", message);
-        return refuse(context, cluster, reason, message, hold).await;
+    let found = match adoptable(cluster, "pgDataVolume", &volume.pvc_name, found) {
+        Ok(found) => found,
+        Err((reason, message)) => {
+            let (reason, message, hold) = refused(reason, message);
+            return refuse(context, cluster, reason, message, hold).await;
+        }
     };
-    if let Some(owner) = found
-        .owner_references()
-        .iter()
-        .find(|owner| owner.controller == Some(true) && Some(&owner.uid) != cluster.uid().as_ref())
-    {
-        let message = format!(
-            "PersistentVolumeClaim {} belongs to {} {}: it is not adopted",
-            volume.pvc_name, owner.kind, owner.name
-        );
-        let (reason, message, hold) = refused("VolumeInUse", message);
-        return refuse(context, cluster, reason, message, hold).await;
-    }
     volumes.insert(
         volume.pvc_name.clone(),
-        adopt::as_instance_volume(cluster, &set, &startup, &found),
+        adopt::as_instance_volume(cluster, &set, &startup, labels::ROLE_PGDATA, &found),
     );
+    let wal_claim = adopt::pg_wal_volume(cluster).map(|wal| wal.pvc_name.as_str());
+    if let Some(wal_claim) = wal_claim {
+        let found = claims.get_opt(wal_claim).await?;
+        let found = match adoptable(cluster, "pgWALVolume", wal_claim, found) {
+            Ok(found) => found,
+            Err((reason, message)) => {
+                let (reason, message, hold) = refused(reason, message);
+                return refuse(context, cluster, reason, message, hold).await;
+            }
+        };
+        volumes.insert(
+            wal_claim.to_string(),
+            adopt::as_instance_volume(cluster, &set, &startup, labels::ROLE_PGWAL, &found),
+        );
+    }
     let Some(set_spec) = cluster.spec.instances.iter().find(|s| s.name == set) else {
         return Ok(Adoption::default());
     };
@@ -177,6 +184,7 @@ pub async fn reconcile(
         set_spec,
         &context.images,
         &volume.pvc_name,
+        wal_claim,
         &source,
     );
     let moving = Hold::Everything { refused: None };
@@ -242,6 +250,35 @@ pub async fn reconcile(
             done(context, cluster, false, "Moving", message, moving).await
         }
     }
+}
+
+/// The claim `name` of `field` (`pgDataVolume`, `pgWALVolume`), `found` by that name, if it may be adopted: it
+/// exists and no other object controls it. Else the condition's reason and message.
+fn adoptable(
+    cluster: &PostgresCluster,
+    field: &str,
+    name: &str,
+    found: Option<PersistentVolumeClaim>,
+) -> Result<PersistentVolumeClaim, (&'static str, String)> {
+    let namespace = cluster.namespace().unwrap_or_default();
+    let Some(found) = found else {
+        let message = format!(
+            "PersistentVolumeClaim {name} (spec.dataSource.volumes.{field}.pvcName) not found in namespace {namespace}"
+        );
+        return Err(("VolumeNotFound", message));
+    };
+    if let Some(owner) = found
+        .owner_references()
+        .iter()
+        .find(|owner| owner.controller == Some(true) && Some(&owner.uid) != cluster.uid().as_ref())
+    {
+        let message = format!(
+            "PersistentVolumeClaim {name} (spec.dataSource.volumes.{field}) belongs to {} {}: it is not adopted",
+            owner.kind, owner.name
+        );
+        return Err(("VolumeInUse", message));
+    }
+    Ok(found)
 }
 
 async fn done(
@@ -386,7 +423,11 @@ mod tests {
         };
         Objects {
             statefulsets: vec![statefulset("h-i-aaaa"), statefulset("h-i-bbbb")],
-            volumes: vec![claim("h-i-aaaa-pgdata"), claim("h-i-bbbb-pgdata")],
+            volumes: vec![
+                claim("h-i-aaaa-pgdata"),
+                claim("h-i-aaaa-pgwal"),
+                claim("h-i-bbbb-pgdata"),
+            ],
             ..Objects::default()
         }
     }
@@ -427,7 +468,7 @@ mod tests {
         };
         adoption.hold(&mut built);
         assert_eq!(replicas(&built), [1, 0]);
-        assert_eq!(built.volumes.len(), 2);
+        assert_eq!(built.volumes.len(), 3);
         let mut untouched = objects();
         Adoption::default().hold(&mut untouched);
         assert_eq!(replicas(&untouched), [1, 1]);
