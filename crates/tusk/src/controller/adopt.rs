@@ -137,24 +137,19 @@ pub async fn reconcile(
             ..Adoption::default()
         });
     };
-    let refused = |reason: &'static str, message: String| {
-        let hold = Hold::Everything {
-            refused: Some(startup.clone()),
-        };
-        (reason, message, hold)
+    let refused = || Hold::Everything {
+        refused: Some(startup.clone()),
     };
     let source = match adopt::source_directory(cluster, volume) {
         Ok(source) => source,
         Err(message) => {
-            let (reason, message, hold) = refused("InvalidDataSource", message);
-            return refuse(context, cluster, reason, message, hold).await;
+            return refuse(context, cluster, "InvalidDataSource", message, refused()).await;
         }
     };
     let found = match adoptable(cluster, "pgDataVolume", &volume.pvc_name, found) {
         Ok(found) => found,
         Err((reason, message)) => {
-            let (reason, message, hold) = refused(reason, message);
-            return refuse(context, cluster, reason, message, hold).await;
+            return refuse(context, cluster, reason, message, refused()).await;
         }
     };
     volumes.insert(
@@ -167,8 +162,7 @@ pub async fn reconcile(
         let found = match adoptable(cluster, "pgWALVolume", wal_claim, found) {
             Ok(found) => found,
             Err((reason, message)) => {
-                let (reason, message, hold) = refused(reason, message);
-                return refuse(context, cluster, reason, message, hold).await;
+                return refuse(context, cluster, reason, message, refused()).await;
             }
         };
         volumes.insert(
