@@ -177,9 +177,7 @@ pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Result<Objects,
                 instance,
                 inputs.images,
                 &backups.instance_config_hash,
-                inputs
-                    .volumes
-                    .contains_key(&crate::naming::names::instance_wal_volume(&instance.name)),
+                &volumes::claim_names(instance, inputs.volumes),
             ));
     }
     objects.service_accounts.extend(backups.service_account);

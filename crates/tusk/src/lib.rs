@@ -1,5 +1,6 @@
 //! Tusk's operator library: everything the `tusk` binary does, as pure builders and the I/O that applies them.
 
+pub mod adopt;
 pub mod build;
 pub mod controller;
 pub mod images;

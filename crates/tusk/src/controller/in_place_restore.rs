@@ -181,14 +181,14 @@ pub async fn reconcile(
                 .clone()
                 .unwrap_or_default();
             let source = restore_spec.as_data_source(&cluster.name_any());
-            let wal_volume = restore::has_wal_volume(cluster, observation, plan, &instance);
+            let claims = restore::claims(cluster, observation, plan, &instance);
             match restore::wanted_job(
                 context,
                 cluster,
                 &source,
                 IN_PLACE_OPTIONS_FIELD,
                 &instance,
-                wal_volume,
+                &claims,
             )
             .await?
             {

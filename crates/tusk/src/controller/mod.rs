@@ -1,6 +1,7 @@
 //! The controller: watches PostgresClusters and the objects they own, and reconciles each cluster through the
 //! pipeline observe → validate → build (pure, `crate::build`) → apply, on every change and periodically.
 
+mod adopt;
 mod apply;
 mod archiving;
 mod backups;

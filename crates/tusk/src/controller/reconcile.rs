@@ -1,5 +1,6 @@
 //! One reconcile of one cluster.
 
+use super::adopt;
 use super::apply::apply_all;
 use super::archiving;
 use super::backups;
@@ -132,8 +133,9 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         return Ok(Action::await_change());
     }
 
-    let observation = observe(&context.client, &namespace, &cluster).await?;
+    let mut observation = observe(&context.client, &namespace, &cluster).await?;
     let plan = plan::plan(&cluster, &observation.instances, &mut plan::random_suffix);
+    let adoption = adopt::reconcile(context, &cluster, &plan, &mut observation.volumes).await?;
     let built = build::objects(
         &cluster,
         build::Inputs {
@@ -160,6 +162,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
             return Ok(Action::requeue(RECHECK));
         }
     };
+    adoption.hold(&mut objects);
     if let Some((root, true)) = &objects.root_ca {
         certificates::store_new_root(&context.client, root).await?;
     }
@@ -327,6 +330,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     conditions.extend(backup_conditions);
     conditions.extend(restore.condition);
     conditions.extend(in_place.condition);
+    conditions.extend(adoption.condition);
     let clusters: Api<PostgresCluster> = Api::namespaced(context.client.clone(), &namespace);
     clusters
         .patch_status(
@@ -356,6 +360,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     next = init_sql.again.map_or(next, |again| next.min(again));
     next = restore.again.map_or(next, |again| next.min(again));
     next = in_place.again.map_or(next, |again| next.min(again));
+    next = adoption.again.map_or(next, |again| next.min(again));
     if rolling {
         next = next.min(ROLLOUT_POLL);
     }

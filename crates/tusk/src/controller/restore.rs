@@ -13,6 +13,7 @@ use super::jobs::{self, JobState};
 use super::observe::Observation;
 use super::{Context, delete, events, status};
 use crate::instances::plan::Plan;
+use crate::instances::volumes;
 use crate::naming::{annotations, labels, names};
 use crate::pgbackrest::restore::{self, OPTIONS_FIELD, Source};
 use crate::pki::leaf::{self, Subject};
@@ -118,25 +119,17 @@ pub async fn reconcile(
         });
     }
 
-    let wal_volume = has_wal_volume(cluster, observation, plan, &startup);
-    let wanted = match wanted_job(
-        context,
-        cluster,
-        source,
-        OPTIONS_FIELD,
-        &startup,
-        wal_volume,
-    )
-    .await?
-    {
-        Ok(job) => job,
-        Err((reason, message)) => {
-            return Ok(Outcome {
-                condition: Some(report(context, cluster, false, reason, message).await?),
-                again: Some(RECHECK),
-            });
-        }
-    };
+    let claims = claims(cluster, observation, plan, &startup);
+    let wanted =
+        match wanted_job(context, cluster, source, OPTIONS_FIELD, &startup, &claims).await? {
+            Ok(job) => job,
+            Err((reason, message)) => {
+                return Ok(Outcome {
+                    condition: Some(report(context, cluster, false, reason, message).await?),
+                    again: Some(RECHECK),
+                });
+            }
+        };
     let Some(found) = existing else {
         jobs::create(&jobs, &wanted).await?;
         tracing::info!(cluster = %name, instance = %startup, "restore Job created");
@@ -196,7 +189,7 @@ pub(super) async fn wanted_job(
     source: &tusk_api::datasource::PostgresClusterDataSource,
     options_field: &str,
     startup: &str,
-    wal_volume: bool,
+    claims: &Claims,
 ) -> Result<Result<Job, (&'static str, String)>, kube::Error> {
     let namespace = cluster.namespace().unwrap_or_default();
     let source_namespace = source
@@ -271,33 +264,50 @@ pub(super) async fn wanted_job(
             options: &options,
             config: &config,
             repo: repo_volume.as_ref(),
-            wal_volume,
+            data_claim: &claims.data,
+            wal_claim: claims.wal_mounted.then_some(claims.wal.as_str()),
         },
     )))
 }
 
-/// Whether `instance` has a WAL volume: its set asks for one, or its claim exists (kept while the WAL moves
-/// back).
-pub(super) fn has_wal_volume(
+/// The claims a restore Job mounts.
+pub(super) struct Claims {
+    /// The data claim.
+    data: String,
+    /// The WAL claim's name.
+    wal: String,
+    /// Whether the instance has a WAL volume: its set asks for one, or its claim exists (kept while the WAL
+    /// moves back).
+    wal_mounted: bool,
+}
+
+/// The claims of `instance` (an adopted claim keeps its name).
+pub(super) fn claims(
     cluster: &PostgresCluster,
     observation: &Observation,
     plan: &Plan,
     instance: &str,
-) -> bool {
-    let set = plan
+) -> Claims {
+    let planned = plan
         .instances
         .iter()
-        .find(|planned| planned.name == instance)
-        .map(|planned| planned.set.as_str());
-    let asked = cluster
-        .spec
-        .instances
-        .iter()
-        .any(|s| Some(s.name.as_str()) == set && s.wal_volume_claim_spec.is_some());
-    asked
-        || observation
-            .volumes
-            .contains_key(&names::instance_wal_volume(instance))
+        .find(|planned| planned.name == instance);
+    let names = planned.map_or_else(
+        || volumes::ClaimNames {
+            data: names::instance_data_volume(instance),
+            wal: names::instance_wal_volume(instance),
+            wal_exists: false,
+        },
+        |planned| volumes::claim_names(planned, &observation.volumes),
+    );
+    let asked = cluster.spec.instances.iter().any(|set| {
+        planned.is_some_and(|p| p.set == set.name) && set.wal_volume_claim_spec.is_some()
+    });
+    Claims {
+        wal_mounted: asked || names.wal_exists,
+        data: names.data,
+        wal: names.wal,
+    }
 }
 
 /// Whether the status says the cluster's data is initialized (the restore's objects are gone then).

@@ -5,6 +5,7 @@
 //! first and the primary last, after a switchover.
 
 use super::plan::Instance;
+use super::volumes::ClaimNames;
 use crate::images::Images;
 use crate::metadata::owned_by;
 use crate::naming::{annotations, labels, names};
@@ -34,7 +35,8 @@ const SECRET_FILE_MODE: i32 = 0o640;
 
 /// The StatefulSet of `instance`, a member of `set`. `pgbackrest_hash` is the hash of the instance's
 /// pgBackRest configuration: its pod template carries it, so a configuration change rolls the instance.
-/// `wal_claim_exists`: the instance has a WAL volume claim, which stays mounted after the set's
+/// `claims` names its claims (`volumes::claim_names`: an adopted volume keeps its name) and says whether
+/// it has a WAL volume claim, which stays mounted after the set's
 /// `walVolumeClaimSpec` is removed so that the WAL can be moved back (`postgres::wal`).
 pub fn statefulset(
     cluster: &PostgresCluster,
@@ -42,7 +44,7 @@ pub fn statefulset(
     instance: &Instance,
     images: &Images,
     pgbackrest_hash: &str,
-    wal_claim_exists: bool,
+    claims: &ClaimNames,
 ) -> StatefulSet {
     let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
     let selector = labels::instance(cluster_name, &set.name, &instance.name);
@@ -69,7 +71,7 @@ pub fn statefulset(
             selector,
             labels: pod_labels,
             annotations: pod_annotations,
-            spec: pod(cluster, set, instance, images, wal_claim_exists),
+            spec: pod(cluster, set, instance, images, claims),
             update_strategy: "OnDelete",
         },
     )
@@ -80,9 +82,9 @@ fn pod(
     set: &PostgresInstanceSetSpec,
     instance: &Instance,
     images: &Images,
-    wal_claim_exists: bool,
+    claims: &ClaimNames,
 ) -> PodSpec {
-    let mount_wal = set.wal_volume_claim_spec.is_some() || wal_claim_exists;
+    let mount_wal = set.wal_volume_claim_spec.is_some() || claims.wal_exists;
     let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
     let mut spread = set.topology_spread_constraints.clone().unwrap_or_default();
     spread.extend(pods::default_data_spread(cluster));
@@ -91,7 +93,7 @@ fn pod(
             database(cluster, set, images, mount_wal),
             pgbackrest::sidecar::instance_sidecar(cluster, set, images),
         ],
-        volumes: Some(volumes(cluster, instance, mount_wal)),
+        volumes: Some(volumes(cluster, claims, instance, mount_wal)),
         service_account_name: Some(names::instance_rbac(cluster_name)),
         enable_service_links: Some(false),
         security_context: Some(pods::pod_security_context(cluster)),
@@ -194,10 +196,15 @@ fn database(
     }
 }
 
-fn volumes(cluster: &PostgresCluster, instance: &Instance, mount_wal: bool) -> Vec<Volume> {
+fn volumes(
+    cluster: &PostgresCluster,
+    claims: &ClaimNames,
+    instance: &Instance,
+    mount_wal: bool,
+) -> Vec<Volume> {
     let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
     let mut volumes = vec![
-        claim_volume(DATA_VOLUME, names::instance_data_volume(&instance.name)),
+        claim_volume(DATA_VOLUME, claims.data.clone()),
         projected("cert-volume", certificates(cluster)),
         projected(
             "patroni-config",
@@ -233,10 +240,7 @@ fn volumes(cluster: &PostgresCluster, instance: &Instance, mount_wal: bool) -> V
         },
     ];
     if mount_wal {
-        volumes.push(claim_volume(
-            WAL_VOLUME,
-            names::instance_wal_volume(&instance.name),
-        ));
+        volumes.push(claim_volume(WAL_VOLUME, claims.wal.clone()));
     }
     volumes
 }
@@ -395,7 +399,11 @@ mod tests {
             &instance,
             &Images::default(),
             "hash",
-            wal_claim_exists,
+            &ClaimNames {
+                data: "hippo-instance1-x2bc-pgdata".into(),
+                wal: "hippo-instance1-x2bc-pgwal".into(),
+                wal_exists: wal_claim_exists,
+            },
         );
         let template = statefulset.spec.expect("spec").template;
         (

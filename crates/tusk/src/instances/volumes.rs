@@ -1,6 +1,10 @@
 //! An instance's volumes: `<instance>-pgdata` and, with `walVolumeClaimSpec`, `<instance>-pgwal`. Tusk creates
 //! the claims itself (no `volumeClaimTemplates`), so it can grow them and keep them when a StatefulSet goes.
 //!
+//! An instance's data (WAL) claim is the claim labelled as its `pgdata` (`pgwal`) volume, whatever its name: a
+//! volume adopted through `spec.dataSource.volumes` keeps its own name, and its labels say whose it is (as PGO
+//! finds it).
+//!
 //! A claim's spec is fixed once made, except its storage request, which may only grow: for a claim that exists,
 //! the fixed fields are kept as they are and the request never shrinks.
 
@@ -17,34 +21,82 @@ use tusk_api::instance::PostgresInstanceSetSpec;
 /// Existing claims, by name.
 pub type Existing = BTreeMap<String, PersistentVolumeClaim>;
 
-/// The claims of `instance`, a member of `set`.
+/// The claims of `instance`, a member of `set`: its data claim, and its WAL claim when the set asks for one or
+/// the claim exists (kept as it is: it may hold the WAL until it is moved back, or be an adopted one).
 pub fn claims(
     cluster: &PostgresCluster,
     set: &PostgresInstanceSetSpec,
     instance: &Instance,
     existing: &Existing,
 ) -> Vec<PersistentVolumeClaim> {
+    let names = claim_names(instance, existing);
     let mut claims = vec![claim(
         cluster,
         set,
         instance,
         labels::ROLE_PGDATA,
-        names::instance_data_volume(&instance.name),
+        names.data,
         &set.data_volume_claim_spec,
         existing,
     )];
-    if let Some(wal) = &set.wal_volume_claim_spec {
+    let current = existing
+        .get(&names.wal)
+        .and_then(|claim| claim.spec.clone())
+        .map(VolumeClaimSpec);
+    if let Some(wal) = set.wal_volume_claim_spec.as_ref().or(current.as_ref()) {
         claims.push(claim(
             cluster,
             set,
             instance,
             labels::ROLE_PGWAL,
-            names::instance_wal_volume(&instance.name),
+            names.wal,
             wal,
             existing,
         ));
     }
     claims
+}
+
+/// The names of an instance's claims, and whether its WAL claim exists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimNames {
+    /// The data claim.
+    pub data: String,
+    /// The WAL claim (made only when the set has a `walVolumeClaimSpec`).
+    pub wal: String,
+    /// Whether the WAL claim exists.
+    pub wal_exists: bool,
+}
+
+/// The names of `instance`'s claims: the existing claims labelled as its `pgdata` and `pgwal` volumes (an
+/// adopted one keeps its name), else `<instance>-pgdata` and `<instance>-pgwal`.
+pub fn claim_names(instance: &Instance, existing: &Existing) -> ClaimNames {
+    let wal = labelled(instance, existing, labels::ROLE_PGWAL)
+        .unwrap_or_else(|| names::instance_wal_volume(&instance.name));
+    ClaimNames {
+        data: data_claim(instance, existing),
+        wal_exists: existing.contains_key(&wal),
+        wal,
+    }
+}
+
+fn labelled(instance: &Instance, existing: &Existing, role: &str) -> Option<String> {
+    existing
+        .iter()
+        .find(|(_, claim)| {
+            let labels = claim.metadata.labels.as_ref();
+            let label = |key: &str| labels.and_then(|l| l.get(key)).map(String::as_str);
+            label(labels::INSTANCE) == Some(instance.name.as_str())
+                && label(labels::ROLE) == Some(role)
+        })
+        .map(|(name, _)| name.clone())
+}
+
+/// The name of `instance`'s data claim: the existing claim labelled as its `pgdata` volume (an adopted one
+/// keeps its name), else `<instance>-pgdata`.
+pub fn data_claim(instance: &Instance, existing: &Existing) -> String {
+    labelled(instance, existing, labels::ROLE_PGDATA)
+        .unwrap_or_else(|| names::instance_data_volume(&instance.name))
 }
 
 fn claim(
@@ -168,6 +220,69 @@ spec:
         assert_eq!(labels[labels::ROLE], "pgwal");
         assert_eq!(labels[labels::DATA], "postgres");
         assert_eq!(labels[labels::INSTANCE], "hippo-one-bbbb");
+    }
+
+    #[test]
+    fn an_adopted_claim_labelled_for_the_instance_is_its_data_claim() {
+        let cluster = cluster();
+        assert_eq!(
+            data_claim(&instance(), &Existing::new()),
+            "hippo-one-bbbb-pgdata"
+        );
+        let mut adopted = PersistentVolumeClaim::default();
+        adopted.metadata.name = Some("oldhippo".into());
+        adopted.metadata.labels = Some(labels::instance_volume(
+            "hippo",
+            "one",
+            "hippo-one-bbbb",
+            labels::ROLE_PGDATA,
+        ));
+        let mut other = adopted.clone();
+        other.metadata.name = Some("hippo-one-cccc-pgdata".into());
+        other
+            .metadata
+            .labels
+            .get_or_insert_default()
+            .insert(labels::INSTANCE.into(), "hippo-one-cccc".into());
+        let existing: Existing = [adopted, other]
+            .into_iter()
+            .map(|c| (c.metadata.name.clone().unwrap_or_default(), c))
+            .collect();
+        assert_eq!(data_claim(&instance(), &existing), "oldhippo");
+        let names = claim_names(&instance(), &existing);
+        assert_eq!(
+            (names.wal.as_str(), names.wal_exists),
+            ("hippo-one-bbbb-pgwal", false)
+        );
+        let claims = claims(&cluster, &cluster.spec.instances[0], &instance(), &existing);
+        assert_eq!(claims[0].metadata.name.as_deref(), Some("oldhippo"));
+    }
+
+    #[test]
+    fn an_adopted_wal_claim_is_kept_and_mounted_without_a_wal_spec() {
+        let mut cluster = cluster();
+        cluster.spec.instances[0].wal_volume_claim_spec = None;
+        let mut adopted = PersistentVolumeClaim::default();
+        adopted.metadata.name = Some("oldhippo-wal".into());
+        adopted.metadata.labels = Some(labels::instance_volume(
+            "hippo",
+            "one",
+            "hippo-one-bbbb",
+            labels::ROLE_PGWAL,
+        ));
+        adopted.spec = Some(Default::default());
+        let existing: Existing = [("oldhippo-wal".to_string(), adopted)].into();
+        let names = claim_names(&instance(), &existing);
+        assert_eq!(
+            (names.wal.as_str(), names.wal_exists),
+            ("oldhippo-wal", true)
+        );
+        let claims = claims(&cluster, &cluster.spec.instances[0], &instance(), &existing);
+        let built: Vec<_> = claims
+            .iter()
+            .filter_map(|c| c.metadata.name.as_deref())
+            .collect();
+        assert_eq!(built, ["hippo-one-bbbb-pgdata", "oldhippo-wal"]);
     }
 
     #[test]

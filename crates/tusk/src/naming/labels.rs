@@ -44,6 +44,10 @@ pub const PGBACKREST_CRONJOB: &str = "postgres-operator.crunchydata.com/pgbackre
 pub const PGBACKREST_STANZA: &str = "postgres-operator.crunchydata.com/pgbackrest-stanza";
 /// Marks a restore Job (empty value).
 pub const PGBACKREST_RESTORE: &str = "postgres-operator.crunchydata.com/pgbackrest-restore";
+/// Marks a Job that moves an adopted volume's data to where Tusk expects it (empty value).
+pub const MOVE_JOB: &str = "postgres-operator.crunchydata.com/move-job";
+/// Marks the Job that moves an adopted data volume's directory (empty value).
+pub const MOVE_PGDATA_DIR: &str = "postgres-operator.crunchydata.com/move-pgdata-dir";
 
 /// [`ROLE`] of the primary's Service and of pods Patroni made the leader (Patroni writes `master`).
 pub const ROLE_PRIMARY: &str = "primary";
@@ -198,6 +202,14 @@ pub fn pgbackrest_cronjob(cluster: &str, repo: &str, backup_type: &str) -> Label
 pub fn pgbackrest_restore(cluster: &str) -> Labels {
     let mut labels = pgbackrest(cluster);
     labels.insert(PGBACKREST_RESTORE.into(), String::new());
+    labels
+}
+
+/// The labels of the Job that moves an adopted data volume's directory into place.
+pub fn move_pgdata_job(cluster: &str) -> Labels {
+    let mut labels = self::cluster(cluster);
+    labels.insert(MOVE_JOB.into(), String::new());
+    labels.insert(MOVE_PGDATA_DIR.into(), String::new());
     labels
 }
 

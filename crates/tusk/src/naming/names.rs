@@ -90,6 +90,12 @@ pub fn instance_wal_volume(instance: &str) -> String {
     format!("{instance}-pgwal")
 }
 
+/// The Job that moves the directory of an adopted data volume (`spec.dataSource.volumes.pgDataVolume`)
+/// into place: `<cluster>-move-pgdata-dir`.
+pub fn move_pgdata_job(cluster: &str) -> String {
+    format!("{cluster}-move-pgdata-dir")
+}
+
 /// The PodDisruptionBudget of an instance set: `<cluster>-set-<set>`.
 pub fn instance_set_disruption_budget(cluster: &str, instance_set: &str) -> String {
     format!("{cluster}-set-{instance_set}")

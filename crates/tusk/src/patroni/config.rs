@@ -99,7 +99,9 @@ pub fn instance_file(cluster: &PostgresCluster, instance: &str, has_wal_volume: 
         postgresql["pgbackrest"] = method;
     }
     let mut bootstrap = json!({"initdb": initdb, "post_bootstrap": post_bootstrap()});
-    if let Some((method, settings)) = crate::pgbackrest::restore::bootstrap_method(cluster) {
+    let method = crate::pgbackrest::restore::bootstrap_method(cluster)
+        .or_else(|| crate::adopt::bootstrap_method(cluster));
+    if let Some((method, settings)) = method {
         bootstrap["method"] = method.into();
         bootstrap[method] = settings;
     }

@@ -421,9 +421,11 @@ pub struct Restore<'a> {
     pub config: &'a str,
     /// The source's repository volume, when the Job mounts it ([`repo_volume`]).
     pub repo: Option<&'a RepoVolume>,
-    /// Whether the instance has a WAL volume, which the Job mounts too: the data directory's `pg_wal` is a link
-    /// into it, and pgBackRest restores the WAL there.
-    pub wal_volume: bool,
+    /// The instance's data claim (`instances::volumes::claim_names`: an adopted one keeps its name).
+    pub data_claim: &'a str,
+    /// The instance's WAL claim, when it has one: the Job mounts it too, since the data directory's `pg_wal` is
+    /// a link into it and pgBackRest restores the WAL there.
+    pub wal_claim: Option<&'a str>,
 }
 
 /// The restore Job of `cluster` that does `restore`. The Job carries a digest of everything it does
@@ -435,7 +437,8 @@ pub fn job(cluster: &PostgresCluster, images: &Images, restore: &Restore<'_>) ->
         options,
         config,
         repo,
-        wal_volume,
+        data_claim,
+        wal_claim,
     } = *restore;
     let name = cluster.name_any();
     let version = cluster.spec.postgres_version;
@@ -475,7 +478,7 @@ pub fn job(cluster: &PostgresCluster, images: &Images, restore: &Restore<'_>) ->
         config_mount(),
         pods::tmp_mount(),
     ];
-    if wal_volume {
+    if wal_claim.is_some() {
         mounts.push(VolumeMount {
             name: "postgres-wal".into(),
             mount_path: postgres::WAL_MOUNT.into(),
@@ -538,7 +541,7 @@ pub fn job(cluster: &PostgresCluster, images: &Images, restore: &Restore<'_>) ->
         Volume {
             name: "postgres-data".into(),
             persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                claim_name: names::instance_data_volume(instance),
+                claim_name: data_claim.into(),
                 read_only: Some(false),
             }),
             ..Volume::default()
@@ -546,11 +549,11 @@ pub fn job(cluster: &PostgresCluster, images: &Images, restore: &Restore<'_>) ->
         config_volume(projections),
         pods::tmp_volume(),
     ];
-    if wal_volume {
+    if let Some(wal_claim) = wal_claim {
         volumes.push(Volume {
             name: "postgres-wal".into(),
             persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                claim_name: names::instance_wal_volume(instance),
+                claim_name: wal_claim.into(),
                 read_only: Some(false),
             }),
             ..Volume::default()
@@ -810,7 +813,8 @@ pg1-path=/pgdata/pg16_bootstrap
             options: &options,
             config: "[global]\n",
             repo: None,
-            wal_volume: false,
+            data_claim: "hippo-instance1-b4dz-pgdata",
+            wal_claim: None,
         };
         let job = job(&elephant(), &Images::default(), &restore);
         assert_eq!(
@@ -895,7 +899,8 @@ pg1-path=/pgdata/pg16_bootstrap
                 options: &[],
                 config: &file,
                 repo: Some(&volume),
-                wal_volume: true,
+                data_claim: "hippo-instance1-b4dz-pgdata",
+                wal_claim: Some("hippo-instance1-b4dz-pgwal"),
             },
         );
         let pod = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();

@@ -1,0 +1,410 @@
+//! Issue #6, end-to-end test 11: a new cluster adopts an existing data volume through
+//! `spec.dataSource.volumes.pgDataVolume` (docs: Guides, Data Migration, "Configure your PostgresCluster CRD").
+//!
+//! Claims `oldhippo` and `oldhippo-wal` are filled as PGO v4 left them: a PostgreSQL data directory in
+//! `/pgdata/oldhippo` holding rows, its `pg_wal` a link to `/pgwal/oldhippo-wal` on the WAL volume, stopped with its
+//! `postmaster.pid` left behind. Then:
+//! * `oldhippo` with the docs' `pgDataVolume {pvcName: oldhippo, directory: oldhippo}` and
+//!   `pgWALVolume {pvcName: oldhippo-wal}` becomes Ready on that data: the rows are there,
+//!   `PostgresDataInitialized` is True, both claims carry the instance's labels and the cluster's owner
+//!   reference, the WAL stays where the link points, and the user's Secret logs in over `verify-full`;
+//! * removing `spec.dataSource.volumes` changes nothing: same pod, same postmaster start, same rows;
+//! * `lost`, adopting a claim that does not exist, reports `VolumeNotFound` and runs no instance and makes no
+//!   data claim; given `directory: ..` it reports `InvalidDataSource`.
+
+use std::time::{Duration, Instant};
+use tusk_e2e::{
+    HostPsql, Namespace, POSTGRES_IMAGE, get_json, hippo, install_operator, kubectl, kubectl_with,
+    patch_cluster, psql_in, require_cluster, secret_field, wait_for,
+};
+
+const NAMESPACE: &str = "tusk-e2e-volumes";
+const ROWS: u32 = 1000;
+
+/// The claim and the Job that fills it with an old cluster's data directory (PostgreSQL of the local image,
+/// as uid 26 like the instances).
+fn old_volume() -> String {
+    format!(
+        r#"apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: oldhippo}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 1Gi}}}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: oldhippo-wal}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 1Gi}}}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: fill-oldhippo}}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      securityContext: {{runAsUser: 26, runAsGroup: 26, fsGroup: 26, runAsNonRoot: true}}
+      containers:
+      - name: fill
+        image: {POSTGRES_IMAGE}
+        imagePullPolicy: IfNotPresent
+        volumeMounts: [{{name: data, mountPath: /pgdata}}, {{name: wal, mountPath: /pgwal}}]
+        command:
+        - bash
+        - -ceu
+        - |
+          data=/pgdata/oldhippo
+          initdb -D "$data" --waldir=/pgwal/oldhippo-wal -U postgres --auth=trust -E UTF8 >/dev/null
+          pg_ctl -D "$data" -o "-c listen_addresses='' -k /tmp" -w start >/dev/null
+          psql -h /tmp -U postgres -XAtq -v ON_ERROR_STOP=1 \
+            -c 'create table animals (id int primary key, name text not null)' \
+            -c "insert into animals select i, 'animal ' || i from generate_series(1, {ROWS}) i" \
+            -c 'create database oldhippo' -c 'select count(*) from animals'
+          cp "$data/postmaster.pid" /tmp/postmaster.pid
+          pg_ctl -D "$data" -m fast -w stop >/dev/null
+          cp /tmp/postmaster.pid "$data/postmaster.pid"
+          ls -la /pgdata "$data/pg_wal"
+      volumes:
+      - name: data
+        persistentVolumeClaim: {{claimName: oldhippo}}
+      - name: wal
+        persistentVolumeClaim: {{claimName: oldhippo-wal}}
+"#
+    )
+}
+
+/// hippo's manifest as cluster `name` on PostgreSQL 15 (the local image's, which the old data is) with
+/// `spec_lines`.
+fn manifest(name: &str, spec_lines: &str) -> String {
+    hippo::manifest(1, spec_lines)
+        .replacen("  name: hippo\n", &format!("  name: {name}\n"), 1)
+        .replacen("postgresVersion: 13", "postgresVersion: 15", 1)
+}
+
+/// [`manifest`] with a WAL volume in `instance1`, as the docs' example.
+fn with_wal_volume(manifest: &str) -> String {
+    manifest.replacen(
+        "      dataVolumeClaimSpec:",
+        "      walVolumeClaimSpec:\n        accessModes: [ReadWriteOnce]\n        resources: {requests: {storage: 1Gi}}\n      dataVolumeClaimSpec:",
+        1,
+    )
+}
+
+/// `PostgresDataInitialized` of `cluster`: its status, reason and message.
+fn data_initialized(cluster: &str) -> (String, String, String) {
+    let found = get_json(NAMESPACE, &["postgrescluster", cluster]).unwrap_or_default();
+    let condition = found["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "PostgresDataInitialized")
+        .cloned()
+        .unwrap_or_default();
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    (
+        text(&condition["status"]),
+        text(&condition["reason"]),
+        text(&condition["message"]),
+    )
+}
+
+/// The Ready leader pod of `cluster`, if it has one.
+fn ready_leader(cluster: &str) -> anyhow::Result<Option<(String, String)>> {
+    let selector = format!(
+        "postgres-operator.crunchydata.com/cluster={cluster},{}=master",
+        hippo::ROLE
+    );
+    let pods = get_json(NAMESPACE, &["pods", "-l", &selector])?;
+    Ok(pods["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|pod| tusk_e2e::pod_ready(pod))
+        .map(|pod| {
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+            (
+                text(&pod["metadata"]["name"]),
+                text(&pod["metadata"]["uid"]),
+            )
+        }))
+}
+
+fn rows(pod: &str) -> String {
+    psql_in(
+        NAMESPACE,
+        pod,
+        "select count(*) || ' rows, max ' || max(id) from animals",
+    )
+    .expect("the rows are read")
+}
+
+#[test]
+fn a_new_cluster_adopts_an_existing_data_volume() {
+    require_cluster();
+    install_operator().expect("the operator installs");
+    let namespace = Namespace::fresh(NAMESPACE).expect("namespace");
+    kubectl_with(&["-n", NAMESPACE, "apply", "-f", "-"], Some(&old_volume()))
+        .expect("the old volume and its fill Job");
+    let filled = wait_for("the old data", Duration::from_secs(300), || {
+        let job = get_json(NAMESPACE, &["job/fill-oldhippo"])?;
+        anyhow::ensure!(
+            job["status"]["failed"].as_i64().unwrap_or(0) == 0,
+            "the fill Job failed: {}",
+            kubectl(&["-n", NAMESPACE, "logs", "job/fill-oldhippo"]).unwrap_or_default()
+        );
+        Ok((job["status"]["succeeded"] == 1).then_some(()))
+    });
+    filled.expect("the old data directory is written");
+    let log = kubectl(&["-n", NAMESPACE, "logs", "job/fill-oldhippo"]).expect("its log");
+    eprintln!("e2e: old volume filled:\n{log}");
+    kubectl(&[
+        "-n",
+        NAMESPACE,
+        "delete",
+        "job/fill-oldhippo",
+        "--wait=true",
+    ])
+    .expect("the fill Job goes (its pod no longer holds the claim)");
+
+    namespace
+        .apply(&manifest(
+            "lost",
+            "  dataSource:\n    volumes:\n      pgDataVolume: {pvcName: nothere}\n",
+        ))
+        .expect("lost applies");
+    let applied = Instant::now();
+    namespace
+        .apply(&with_wal_volume(&manifest(
+            "oldhippo",
+            "  dataSource:\n    volumes:\n      pgDataVolume: {pvcName: oldhippo, directory: oldhippo}\n      \
+             pgWALVolume: {pvcName: oldhippo-wal}\n",
+        )))
+        .expect("oldhippo applies");
+
+    let mut moved = None;
+    let (leader, pod_uid) = wait_for("oldhippo to lead", Duration::from_secs(420), || {
+        if moved.is_none()
+            && let Ok(job) = get_json(NAMESPACE, &["job/oldhippo-move-pgdata-dir"])
+            && job["status"]["succeeded"] == 1
+        {
+            moved = Some(applied.elapsed());
+        }
+        let (status, reason, message) = data_initialized("oldhippo");
+        anyhow::ensure!(
+            ![
+                "MoveFailed",
+                "VolumeNotFound",
+                "VolumeInUse",
+                "InvalidDataSource"
+            ]
+            .contains(&reason.as_str()),
+            "{status} {reason}: {message}"
+        );
+        ready_leader("oldhippo")
+    })
+    .expect("the adopted cluster gets a Ready leader");
+    let leading = applied.elapsed();
+    assert_eq!(
+        rows(&leader),
+        format!("{ROWS} rows, max {ROWS}"),
+        "the old rows"
+    );
+    eprintln!(
+        "e2e: oldhippo: move Job seen succeeded {moved:.1?}, leader {leader} Ready {leading:.1?} after it was applied; {ROWS} old rows there"
+    );
+    let initialized = wait_for(
+        "oldhippo's PostgresDataInitialized",
+        Duration::from_secs(60),
+        || {
+            let (status, reason, message) = data_initialized("oldhippo");
+            Ok((status == "True").then_some(format!("{reason}: {message}")))
+        },
+    )
+    .expect("the data is initialized");
+    eprintln!("e2e: PostgresDataInitialized True, {initialized}");
+
+    let claim = get_json(NAMESPACE, &["pvc/oldhippo"]).expect("the claim");
+    let labels = &claim["metadata"]["labels"];
+    let instance = leader.trim_end_matches("-0");
+    assert_eq!(
+        labels["postgres-operator.crunchydata.com/instance"],
+        instance
+    );
+    assert_eq!(labels["postgres-operator.crunchydata.com/role"], "pgdata");
+    assert_eq!(
+        claim["metadata"]["ownerReferences"][0]["name"], "oldhippo",
+        "owned by the cluster"
+    );
+    let wal_claim = get_json(NAMESPACE, &["pvc/oldhippo-wal"]).expect("the WAL claim");
+    assert_eq!(
+        wal_claim["metadata"]["labels"]["postgres-operator.crunchydata.com/role"],
+        "pgwal"
+    );
+    assert_eq!(
+        wal_claim["metadata"]["ownerReferences"][0]["name"],
+        "oldhippo"
+    );
+    let statefulset = get_json(NAMESPACE, &[&format!("statefulset/{instance}")]).expect("sts");
+    let volumes = statefulset["spec"]["template"]["spec"]["volumes"].to_string();
+    assert!(
+        volumes.contains(r#""claimName":"oldhippo""#)
+            && volumes.contains(r#""claimName":"oldhippo-wal""#),
+        "the instance mounts the adopted claims: {volumes}"
+    );
+    let claims = kubectl(&["-n", NAMESPACE, "get", "pvc", "-o", "name"]).expect("claims");
+    assert!(
+        !claims.contains(&format!("{instance}-pgdata"))
+            && !claims.contains(&format!("{instance}-pgwal")),
+        "no claims of its own: {claims}"
+    );
+    let link = kubectl(&[
+        "-n",
+        NAMESPACE,
+        "exec",
+        &leader,
+        "-c",
+        "database",
+        "--",
+        "readlink",
+        "/pgdata/pg15/pg_wal",
+    ])
+    .expect("pg_wal");
+    assert_eq!(
+        link.trim(),
+        "/pgwal/oldhippo-wal",
+        "the WAL stays where it was"
+    );
+    let segment = psql_in(
+        NAMESPACE,
+        &leader,
+        "select pg_walfile_name(pg_current_wal_lsn())",
+    )
+    .expect("the current segment");
+    kubectl(&[
+        "-n",
+        NAMESPACE,
+        "exec",
+        &leader,
+        "-c",
+        "database",
+        "--",
+        "test",
+        "-f",
+        &format!("/pgwal/oldhippo-wal/{segment}"),
+    ])
+    .expect("the current WAL segment is on the adopted WAL volume");
+    eprintln!(
+        "e2e: pg_wal links to {} on claim oldhippo-wal (segment {segment} there)",
+        link.trim()
+    );
+    let system = psql_in(
+        NAMESPACE,
+        &leader,
+        "select rolname from pg_roles where rolname in ('_tusk', '_crunchyrepl') order by 1",
+    )
+    .expect("roles");
+    assert_eq!(
+        system, "_crunchyrepl\n_tusk",
+        "post_bootstrap and Patroni made their roles"
+    );
+
+    let password =
+        secret_field(NAMESPACE, "oldhippo-pguser-oldhippo", "password").expect("the user's Secret");
+    let host = HostPsql::new(NAMESPACE, "oldhippo").expect("the primary is reachable");
+    let user = wait_for(
+        "oldhippo's user to log in",
+        Duration::from_secs(120),
+        || {
+            Ok(host
+                .run(
+                    "oldhippo",
+                    &password,
+                    "oldhippo",
+                    "select current_user || ' in ' || current_database()",
+                )
+                .ok())
+        },
+    )
+    .expect("the user logs in with verify-full");
+    eprintln!("e2e: the users Secret logs in over verify-full: {user}");
+
+    let started =
+        psql_in(NAMESPACE, &leader, "select pg_postmaster_start_time()").expect("start time");
+    patch_cluster(
+        NAMESPACE,
+        "oldhippo",
+        "json",
+        r#"[{"op":"remove","path":"/spec/dataSource"}]"#,
+    )
+    .expect("spec.dataSource goes, as the docs tell");
+    std::thread::sleep(Duration::from_secs(30));
+    let (still, still_uid) = ready_leader("oldhippo")
+        .expect("pods")
+        .expect("still leading");
+    assert_eq!(
+        (still.as_str(), still_uid.as_str()),
+        (leader.as_str(), pod_uid.as_str()),
+        "the same pod"
+    );
+    assert_eq!(
+        psql_in(NAMESPACE, &still, "select pg_postmaster_start_time()").expect("start"),
+        started,
+        "no restart"
+    );
+    assert_eq!(rows(&still), format!("{ROWS} rows, max {ROWS}"));
+    let statefulset = get_json(NAMESPACE, &[&format!("statefulset/{instance}")]).expect("sts");
+    assert_eq!(
+        statefulset["spec"]["template"]["spec"]["volumes"].to_string(),
+        volumes,
+        "the instance keeps the adopted claim"
+    );
+    assert!(
+        get_json(NAMESPACE, &["job/oldhippo-move-pgdata-dir"]).is_err(),
+        "the move Job is gone"
+    );
+    eprintln!(
+        "e2e: spec.dataSource removed: 30 s later the same pod ({still}), same start ({started}), same rows"
+    );
+
+    let (status, reason, message) = data_initialized("lost");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "VolumeNotFound"),
+        "{message}"
+    );
+    let lost = get_json(
+        NAMESPACE,
+        &[
+            "pods,pvc",
+            "-l",
+            "postgres-operator.crunchydata.com/cluster=lost",
+        ],
+    )
+    .expect("lost's objects");
+    let names: Vec<&str> = lost["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["metadata"]["name"].as_str())
+        .filter(|n| n.contains("instance1"))
+        .collect();
+    assert!(names.is_empty(), "no instance pod or data claim: {names:?}");
+    eprintln!("e2e: lost: {reason}: {message}");
+    patch_cluster(
+        NAMESPACE,
+        "lost",
+        "merge",
+        r#"{"spec":{"dataSource":{"volumes":{"pgDataVolume":{"pvcName":"nothere","directory":".."}}}}}"#,
+    )
+    .expect("a directory outside the volume");
+    let refused = wait_for("lost's InvalidDataSource", Duration::from_secs(60), || {
+        let (_, reason, message) = data_initialized("lost");
+        Ok((reason == "InvalidDataSource").then_some(message))
+    })
+    .expect("the directory is refused");
+    eprintln!("e2e: lost with directory '..': InvalidDataSource: {refused}");
+}
