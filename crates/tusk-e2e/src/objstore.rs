@@ -169,13 +169,21 @@ pub struct ObjectStores {
 
 impl ObjectStores {
     /// Deploys the object stores in `namespace` with a new CA, waits until each answers, creates the bucket
-    /// of each, and writes the configuration Secret for repository `number` in `store`.
-    pub fn deploy(namespace: &str, store: Store, number: u8) -> Result<ObjectStores> {
+    /// of each, and writes the configuration Secret for each repository `(store, number)` of `repos` (at most
+    /// one per store: each store has one credentials file).
+    pub fn deploy(namespace: &str, repos: &[(Store, u8)]) -> Result<ObjectStores> {
         let ca = Authority::generate("tusk-e2e objstore CA")?;
         let service = host(namespace);
         let long = format!("{service}.cluster.local");
         let server = ca.server(&service, &[&service, &long, NAME])?;
-        let (credentials_file, credentials) = store.credentials(number);
+        let mut configuration: serde_json::Map<String, serde_json::Value> = repos
+            .iter()
+            .map(|(store, number)| {
+                let (file, text) = store.credentials(*number);
+                (file, text.into())
+            })
+            .collect();
+        configuration.insert(CA_FILE.into(), ca.cert_pem().into());
         let secrets = serde_json::json!({
             "apiVersion": "v1",
             "kind": "List",
@@ -190,7 +198,7 @@ impl ObjectStores {
                 {
                     "apiVersion": "v1", "kind": "Secret",
                     "metadata": {"name": CONFIGURATION_SECRET},
-                    "stringData": {credentials_file: credentials, CA_FILE: ca.cert_pem()},
+                    "stringData": configuration,
                 },
             ],
         });

@@ -1,54 +1,87 @@
-//! Issue #6, end-to-end test 5 (volume repositories; the object-store repositories join them in
-//! `object_stores`): with two repositories, the stanza is created in both, WAL reaches both, a manual backup
-//! goes to the second, and backups of the two repositories started at the same time never run at once.
+//! Issue #6, end-to-end test 5: four repositories of mixed types in one cluster, as PGO allows: `repo1` on a
+//! volume (the docs' hippo), `repo2` in S3, `repo3` in GCS and `repo4` in Azure Blob (the object-store test bed,
+//! `tusk_e2e::objstore`). The stanza is created in all four, WAL reaches all four, and backups to all four (full
+//! schedules of repo1 and repo4, an incremental schedule of repo3 that pgBackRest turns into a full one, a manual
+//! full backup to repo2, all requested together) land and never run at once: every backup Job locks on repo1's
+//! volume.
 
 use std::time::Duration;
+use tusk_e2e::objstore::{CONFIGURATION_SECRET, ObjectStores, Store};
 use tusk_e2e::pgbackrest::{archived, backups, status};
-use tusk_e2e::{Namespace, hippo, install_operator, require_cluster, wait_for};
+use tusk_e2e::{Namespace, POSTGRES_IMAGE, hippo, install_operator, require_cluster, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-repos";
 
-/// A second volume repository, after the docs' `repo1`.
-const REPO2: &str = "      - name: repo2
+/// The object-store repositories, after the docs' `repo1` on a volume.
+const CLOUD: [(Store, u8); 3] = [(Store::S3, 2), (Store::Gcs, 3), (Store::Azure, 4)];
+
+/// hippo's `spec.backups`: repo1 on a volume and the [`CLOUD`] repositories.
+fn backups_section() -> String {
+    let global: String = CLOUD
+        .iter()
+        .flat_map(|(store, number)| store.global(*number, NAMESPACE))
+        .map(|(key, value)| format!("        {key}: \"{value}\"\n"))
+        .collect();
+    let cloud: String = CLOUD
+        .iter()
+        .map(|(store, number)| {
+            format!(
+                "      - {}\n",
+                store.repo(&format!("repo{number}"), NAMESPACE)
+            )
+        })
+        .collect();
+    format!(
+        "  backups:
+    pgbackrest:
+      image: {POSTGRES_IMAGE}
+      configuration:
+      - secret:
+          name: {CONFIGURATION_SECRET}
+      global:
+{global}      repos:
+      - name: repo1
         volume:
           volumeClaimSpec:
-            accessModes:
-            - \"ReadWriteOnce\"
-            resources:
-              requests:
-                storage: 1Gi
-";
+            accessModes: [ReadWriteOnce]
+            resources: {{requests: {{storage: 1Gi}}}}
+{cloud}"
+    )
+}
 
 fn psql(pod: &str, sql: &str) -> anyhow::Result<String> {
     tusk_e2e::psql_in(NAMESPACE, pod, sql)
 }
 
 #[test]
-fn wal_reaches_every_repository_and_backups_take_turns() {
+fn wal_reaches_four_repositories_of_every_type_and_backups_take_turns() {
     require_cluster();
     install_operator().expect("the operator installs");
     let namespace = Namespace::fresh(NAMESPACE).expect("namespace");
+    let _stores = ObjectStores::deploy(NAMESPACE, &CLOUD).expect("the object stores run");
     namespace
-        .apply(&(hippo::manifest(1, "") + REPO2))
-        .expect("hippo with two repositories applies");
+        .apply(&hippo::with_backups(
+            &hippo::manifest(1, ""),
+            &backups_section(),
+        ))
+        .expect("hippo with four repositories applies");
     let (leader, _) =
         hippo::wait_for_roles(NAMESPACE, 0, Duration::from_secs(420)).expect("hippo becomes Ready");
     wait_for(
-        "the stanza in both repositories",
+        "the stanza in every repository",
         Duration::from_secs(300),
         || {
             let repos = status(NAMESPACE, "hippo")?["repos"].clone();
-            Ok(
-                (repos[0]["stanzaCreated"] == true && repos[1]["stanzaCreated"] == true)
-                    .then_some(()),
-            )
+            Ok((0..4)
+                .all(|i| repos[i]["stanzaCreated"] == true)
+                .then_some(()))
         },
     )
     .expect("the stanza is created");
 
     let segment = psql(&leader.pod, "select pg_walfile_name(pg_switch_wal())").expect("a switch");
     let archived = wait_for(
-        &format!("segment {segment} in both repositories"),
+        &format!("segment {segment} in every repository"),
         Duration::from_secs(120),
         || {
             let archived = archived(NAMESPACE, "hippo")?;
@@ -57,28 +90,31 @@ fn wal_reaches_every_repository_and_backups_take_turns() {
                     .iter()
                     .any(|(number, max)| *number == repo && max.as_str() >= segment.as_str())
             };
-            Ok((reached(1) && reached(2)).then_some(archived))
+            Ok((1..=4).all(reached).then_some(archived))
         },
     )
     .expect("WAL reaches every repository");
     eprintln!("e2e: archived {archived:?}");
 
-    // A full backup of repo1 every minute and a manual one to repo2, requested together.
+    // Full backups of repo1 and repo4 and an incremental one of repo3 every minute, and a manual full backup
+    // to repo2, requested together.
     tusk_e2e::patch_cluster(NAMESPACE, "hippo", "json", r#"[{"op":"add","path":"/spec/backups/pgbackrest/repos/0/schedules","value":{"full":"* * * * *"}},
+            {"op":"add","path":"/spec/backups/pgbackrest/repos/2/schedules","value":{"incremental":"* * * * *"}},
+            {"op":"add","path":"/spec/backups/pgbackrest/repos/3/schedules","value":{"full":"* * * * *"}},
             {"op":"add","path":"/spec/backups/pgbackrest/manual","value":{"repoName":"repo2","options":["--type=full","--start-fast"]}},
             {"op":"add","path":"/metadata/annotations","value":{"postgres-operator.crunchydata.com/pgbackrest-backup":"to-repo2"}}]"#)
     .expect("patch");
     let all = wait_for(
-        "full backups in both repositories",
-        Duration::from_secs(300),
+        "full backups in every repository",
+        Duration::from_secs(420),
         || {
             let all = backups(NAMESPACE, "hippo")?;
             let manual = status(NAMESPACE, "hippo")?["manualBackup"].clone();
             let in_repo = |repo| all.iter().any(|b| b.repo == repo && b.type_ == "full");
-            Ok((in_repo(1) && in_repo(2) && manual["succeeded"] == 1).then_some(all))
+            Ok(((1..=4).all(in_repo) && manual["succeeded"] == 1).then_some(all))
         },
     )
-    .expect("backups reach both repositories");
+    .expect("backups reach every repository");
     eprintln!("e2e: backups {all:?}");
     for (index, one) in all.iter().enumerate() {
         for other in &all[index + 1..] {

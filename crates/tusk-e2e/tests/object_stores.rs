@@ -54,7 +54,7 @@ fn repository_in(store: Store) {
     require_cluster();
     install_operator().expect("the operator installs and becomes available");
     let made = Namespace::fresh(namespace).expect("namespace");
-    let stores = ObjectStores::deploy(namespace, store, 1).expect("the object stores run");
+    let stores = ObjectStores::deploy(namespace, &[(store, 1)]).expect("the object stores run");
     made.apply(&hippo::with_backups(
         &hippo::manifest(1, ""),
         &store.backups(namespace),

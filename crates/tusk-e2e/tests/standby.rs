@@ -43,7 +43,7 @@ fn a_standby_follows_through_s3_and_is_promoted() {
     require_cluster();
     install_operator().expect("the operator installs");
     let namespace = Namespace::fresh(NAMESPACE).expect("namespace");
-    let _stores = ObjectStores::deploy(NAMESPACE, Store::S3, 1).expect("the S3 server runs");
+    let _stores = ObjectStores::deploy(NAMESPACE, &[(Store::S3, 1)]).expect("the S3 server runs");
     let backups = Store::S3.backups(NAMESPACE);
     namespace
         .apply(&hippo::with_backups(&hippo::manifest(1, ""), &backups))
