@@ -123,6 +123,36 @@ pub fn get_json(namespace: &str, what: &[&str]) -> Result<Value> {
 }
 
 /// The uid of object `what` (e.g. `service/hippo-primary`) in `namespace`: a deleted and recreated object has
+/// A status condition of a cluster, as the test reads it: its status, reason and message (empty when absent).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConditionSeen {
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// Its reason.
+    pub reason: String,
+    /// Its message.
+    pub message: String,
+}
+
+/// The condition `type_` of PostgresCluster `cluster` in `namespace` (all empty when it has none, or the cluster
+/// cannot be read).
+pub fn condition(namespace: &str, cluster: &str, type_: &str) -> ConditionSeen {
+    let found = get_json(namespace, &["postgrescluster", cluster]).unwrap_or_default();
+    let condition = found["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == type_)
+        .cloned()
+        .unwrap_or_default();
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    ConditionSeen {
+        status: text(&condition["status"]),
+        reason: text(&condition["reason"]),
+        message: text(&condition["message"]),
+    }
+}
+
 /// a new one.
 pub fn uid(namespace: &str, what: &str) -> Result<String> {
     let object = get_json(namespace, &[what])?;

@@ -13,7 +13,9 @@
 //! * `ghost`, a clone of a cluster that does not exist, reports `SourceNotFound` and starts no instance.
 
 use std::time::{Duration, Instant};
-use tusk_e2e::{HostPsql, Namespace, get_json, hippo, kubectl, secret_field, wait_for};
+use tusk_e2e::{
+    ConditionSeen, HostPsql, Namespace, condition, get_json, hippo, kubectl, secret_field, wait_for,
+};
 
 const NAMESPACE: &str = "tusk-e2e-clone";
 const OTHER_NAMESPACE: &str = "tusk-e2e-clone-pitr";
@@ -183,20 +185,6 @@ fn rows(namespace: &str, pod: &str) -> String {
     .expect("the rows are read")
 }
 
-/// `PostgresDataInitialized` of `cluster`: its status and reason.
-fn data_initialized(namespace: &str, cluster: &str) -> (String, String) {
-    let found = get_json(namespace, &["postgrescluster", cluster]).expect("the cluster");
-    let condition = found["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == "PostgresDataInitialized")
-        .cloned()
-        .unwrap_or_default();
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    (text(&condition["status"]), text(&condition["reason"]))
-}
-
 #[test]
 fn clones_have_the_archived_rows_and_point_in_time_recovery_stops_at_the_target() {
     let (namespace, hippo_leader, _) = hippo::start(NAMESPACE, 1, "");
@@ -286,7 +274,8 @@ fn clones_have_the_archived_rows_and_point_in_time_recovery_stops_at_the_target(
             &format!("{cluster}'s PostgresDataInitialized"),
             Duration::from_secs(60),
             || {
-                let (status, reason) = data_initialized(ns, cluster);
+                let ConditionSeen { status, reason, .. } =
+                    condition(ns, cluster, "PostgresDataInitialized");
                 Ok((status == "True").then_some(reason))
             },
         )
@@ -348,7 +337,8 @@ fn clones_have_the_archived_rows_and_point_in_time_recovery_stops_at_the_target(
             "the restore Job is gone once initialized"
         );
     }
-    let (status, reason) = data_initialized(NAMESPACE, "ghost");
+    let ConditionSeen { status, reason, .. } =
+        condition(NAMESPACE, "ghost", "PostgresDataInitialized");
     assert_eq!(
         (status.as_str(), reason.as_str()),
         ("False", "SourceNotFound"),

@@ -14,8 +14,9 @@
 
 use std::time::{Duration, Instant};
 use tusk_e2e::{
-    HostPsql, Namespace, POSTGRES_IMAGE, get_json, hippo, install_operator, kubectl, kubectl_with,
-    patch_cluster, psql_in, require_cluster, secret_field, wait_for,
+    ConditionSeen, HostPsql, Namespace, POSTGRES_IMAGE, condition, get_json, hippo,
+    install_operator, kubectl, kubectl_with, patch_cluster, psql_in, require_cluster, secret_field,
+    wait_for,
 };
 
 const NAMESPACE: &str = "tusk-e2e-volumes";
@@ -91,24 +92,6 @@ fn with_wal_volume(manifest: &str) -> String {
         "      dataVolumeClaimSpec:",
         "      walVolumeClaimSpec:\n        accessModes: [ReadWriteOnce]\n        resources: {requests: {storage: 1Gi}}\n      dataVolumeClaimSpec:",
         1,
-    )
-}
-
-/// `PostgresDataInitialized` of `cluster`: its status, reason and message.
-fn data_initialized(cluster: &str) -> (String, String, String) {
-    let found = get_json(NAMESPACE, &["postgrescluster", cluster]).unwrap_or_default();
-    let condition = found["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == "PostgresDataInitialized")
-        .cloned()
-        .unwrap_or_default();
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    (
-        text(&condition["status"]),
-        text(&condition["reason"]),
-        text(&condition["message"]),
     )
 }
 
@@ -193,7 +176,11 @@ fn a_new_cluster_adopts_an_existing_data_volume() {
         {
             moved = Some(applied.elapsed());
         }
-        let (status, reason, message) = data_initialized("oldhippo");
+        let ConditionSeen {
+            status,
+            reason,
+            message,
+        } = condition(NAMESPACE, "oldhippo", "PostgresDataInitialized");
         anyhow::ensure!(
             ![
                 "MoveFailed",
@@ -220,7 +207,11 @@ fn a_new_cluster_adopts_an_existing_data_volume() {
         "oldhippo's PostgresDataInitialized",
         Duration::from_secs(60),
         || {
-            let (status, reason, message) = data_initialized("oldhippo");
+            let ConditionSeen {
+                status,
+                reason,
+                message,
+            } = condition(NAMESPACE, "oldhippo", "PostgresDataInitialized");
             Ok((status == "True").then_some(format!("{reason}: {message}")))
         },
     )
@@ -370,7 +361,11 @@ fn a_new_cluster_adopts_an_existing_data_volume() {
         "e2e: spec.dataSource removed: 30 s later the same pod ({still}), same start ({started}), same rows"
     );
 
-    let (status, reason, message) = data_initialized("lost");
+    let ConditionSeen {
+        status,
+        reason,
+        message,
+    } = condition(NAMESPACE, "lost", "PostgresDataInitialized");
     assert_eq!(
         (status.as_str(), reason.as_str()),
         ("False", "VolumeNotFound"),
@@ -402,7 +397,9 @@ fn a_new_cluster_adopts_an_existing_data_volume() {
     )
     .expect("a directory outside the volume");
     let refused = wait_for("lost's InvalidDataSource", Duration::from_secs(60), || {
-        let (_, reason, message) = data_initialized("lost");
+        let ConditionSeen {
+            reason, message, ..
+        } = condition(NAMESPACE, "lost", "PostgresDataInitialized");
         Ok((reason == "InvalidDataSource").then_some(message))
     })
     .expect("the directory is refused");

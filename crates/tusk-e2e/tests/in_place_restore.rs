@@ -9,7 +9,10 @@
 //! changes nothing.
 
 use std::time::{Duration, Instant};
-use tusk_e2e::{get_json, hippo, kubectl, patch_cluster, pgbackrest, psql_in, wait_for};
+use tusk_e2e::{
+    ConditionSeen, condition, get_json, hippo, kubectl, patch_cluster, pgbackrest, psql_in,
+    wait_for,
+};
 
 const NAMESPACE: &str = "tusk-e2e-in-place";
 const ANNOTATION: &str = "postgres-operator.crunchydata.com/pgbackrest-restore";
@@ -25,24 +28,6 @@ fn rows(pod: &str) -> String {
     )
 }
 
-/// `PGBackRestRestoreProgressing` of hippo: its status, reason and message.
-fn progressing() -> (String, String, String) {
-    let found = get_json(NAMESPACE, &["postgrescluster", "hippo"]).expect("hippo");
-    let condition = found["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == "PGBackRestRestoreProgressing")
-        .cloned()
-        .unwrap_or_default();
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    (
-        text(&condition["status"]),
-        text(&condition["reason"]),
-        text(&condition["message"]),
-    )
-}
-
 /// Asks for an in-place restore `id` from `repo` with `options`, in one merge patch.
 fn request(id: &str, repo: &str, options: &[&str]) {
     let patch = serde_json::json!({
@@ -53,6 +38,11 @@ fn request(id: &str, repo: &str, options: &[&str]) {
     });
     patch_cluster(NAMESPACE, "hippo", "merge", &patch.to_string())
         .expect("the restore is asked for");
+}
+
+/// `PGBackRestRestoreProgressing` of hippo.
+fn progressing() -> ConditionSeen {
+    condition(NAMESPACE, "hippo", "PGBackRestRestoreProgressing")
 }
 
 fn pod_uids() -> Vec<String> {
@@ -140,7 +130,7 @@ fn an_in_place_restore_brings_the_cluster_back_to_the_target_time() {
         "the in-place restore to finish",
         Duration::from_secs(600),
         || {
-            let (_, reason, _) = progressing();
+            let reason = progressing().reason;
             if steps.last().is_none_or(|(last, _)| *last != reason) {
                 steps.push((reason, asked.elapsed()));
             }
@@ -160,7 +150,7 @@ fn an_in_place_restore_brings_the_cluster_back_to_the_target_time() {
         progressing(),
         kubectl(&["-n", NAMESPACE, "logs", "job/hippo-pgbackrest-restore"]).unwrap_or_default()
     );
-    let (status, reason, _) = progressing();
+    let ConditionSeen { status, reason, .. } = progressing();
     assert_eq!(
         (status.as_str(), reason.as_str()),
         ("False", "RestoreComplete")

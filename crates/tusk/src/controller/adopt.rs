@@ -8,24 +8,21 @@
 //! False condition and a Warning event; the instances stay held and nothing is created for the startup
 //! instance's data, so the claim can still be adopted once it is fixed.
 
-use super::restore::DATA_INITIALIZED;
-use super::{Context, delete, events, jobs, status};
+use super::{Context, data_initialized, delete, events, jobs};
 use crate::adopt;
 use crate::build::Objects;
 use crate::instances::plan::Plan;
 use crate::instances::volumes::Existing;
-use crate::naming::{annotations, labels, names};
+use crate::naming::{labels, names};
 use crate::pgbackrest::restore::{hold, startup_instance};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Endpoints, PersistentVolumeClaim, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use kube::runtime::events::EventType;
 use std::time::Duration;
 use tusk_api::PostgresCluster;
-use tusk_api::status::{Condition, ConditionStatus};
+use tusk_api::status::Condition;
 
 /// How soon a move in progress is looked at again.
 const POLL: Duration = Duration::from_secs(5);
@@ -87,6 +84,7 @@ pub async fn reconcile(
     cluster: &PostgresCluster,
     plan: &Plan,
     volumes: &mut Existing,
+    initialized: bool,
 ) -> Result<Adoption, kube::Error> {
     let Some(volume) = adopt::pg_data_volume(cluster) else {
         return Ok(Adoption::default());
@@ -94,7 +92,7 @@ pub async fn reconcile(
     let name = cluster.name_any();
     let namespace = cluster.namespace().unwrap_or_default();
     let jobs_api: Api<Job> = Api::namespaced(context.client.clone(), &namespace);
-    if recorded_initialized(cluster) || bootstrapped(context, cluster).await? {
+    if data_initialized::recorded(cluster) || initialized {
         delete::object(&jobs_api, &names::move_pgdata_job(&name)).await?;
         let message = format!(
             "Patroni bootstrapped the cluster from the adopted volume {}",
@@ -230,7 +228,7 @@ pub async fn reconcile(
             .await
         }
         jobs::JobState::Failed => {
-            let words = last_words(context, &namespace, &job_name).await?;
+            let words = jobs::last_words(&context.client, &namespace, &job_name).await?;
             let message = format!(
                 "the move of {source} failed (Job {job_name}): {words}; fix the volume or the spec, then delete the Job to try again"
             );
@@ -304,59 +302,7 @@ async fn refuse(
     })
 }
 
-/// Whether the status says the cluster's data is initialized.
-fn recorded_initialized(cluster: &PostgresCluster) -> bool {
-    cluster
-        .status
-        .as_ref()
-        .and_then(|s| {
-            s.conditions
-                .iter()
-                .flatten()
-                .find(|c| c.type_ == DATA_INITIALIZED)
-        })
-        .is_some_and(|c| c.status == ConditionStatus::True)
-}
-
-/// Whether Patroni has initialized the cluster in its DCS (its `initialize` key).
-async fn bootstrapped(context: &Context, cluster: &PostgresCluster) -> Result<bool, kube::Error> {
-    let endpoints: Api<Endpoints> = Api::namespaced(
-        context.client.clone(),
-        &cluster.namespace().unwrap_or_default(),
-    );
-    let config = endpoints
-        .get_opt(&names::patroni_config_service(&cluster.name_any()))
-        .await?;
-    Ok(config.is_some_and(|e| {
-        e.annotations()
-            .contains_key(annotations::PATRONI_INITIALIZE)
-    }))
-}
-
-/// The last lines the Job's script printed (its termination message).
-async fn last_words(context: &Context, namespace: &str, job: &str) -> Result<String, kube::Error> {
-    let pods: Api<Pod> = Api::namespaced(context.client.clone(), namespace);
-    let message = pods
-        .list(&ListParams::default().labels(&format!("job-name={job}")))
-        .await?
-        .items
-        .into_iter()
-        .filter_map(|pod| pod.status?.container_statuses)
-        .flatten()
-        .filter_map(|status| status.state?.terminated)
-        .max_by_key(|end| end.finished_at.clone())
-        .and_then(|end| end.message)
-        .unwrap_or_default();
-    let lines: Vec<&str> = message.lines().filter(|l| !l.trim().is_empty()).collect();
-    let last = lines[lines.len().saturating_sub(3)..].join(" / ");
-    Ok(if last.is_empty() {
-        "no output".into()
-    } else {
-        last
-    })
-}
-
-/// The condition `PostgresDataInitialized`, with an Event when it is news (Warning for a problem).
+/// `PostgresDataInitialized` for an adoption: its steps are Normal Events, anything else a Warning.
 async fn report(
     context: &Context,
     cluster: &PostgresCluster,
@@ -364,29 +310,15 @@ async fn report(
     reason: &str,
     message: String,
 ) -> Result<Condition, kube::Error> {
-    let state = if initialized {
-        ConditionStatus::True
-    } else {
-        ConditionStatus::False
-    };
-    let condition = status::condition(
+    data_initialized::report(
+        context,
         cluster,
-        DATA_INITIALIZED,
-        state,
+        initialized,
         reason,
         message,
-        Time(Timestamp::now()),
-    );
-    if status::is_news(cluster, &condition) {
-        let kind = match reason {
-            "Moving" | "Moved" | "Initialized" => EventType::Normal,
-            _ => EventType::Warning,
-        };
-        let note = condition.message.clone();
-        tracing::info!(cluster = %cluster.name_any(), %reason, %note, "adopt");
-        events::publish(context, cluster, kind, reason, note).await?;
-    }
-    Ok(condition)
+        &["Moving", "Moved"],
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -229,7 +229,7 @@ pub async fn reconcile(
         },
         Step::Failed => {
             let words = match job {
-                Some(job) => restore::last_words(context, &namespace, job).await?,
+                Some(job) => jobs::last_words(&context.client, &namespace, &job.name_any()).await?,
                 None => "the Job is gone".into(),
             };
             Report::failed(format!(

@@ -1,9 +1,11 @@
-//! What every operator-started Job shares: reading how far it got, and creating it once.
+//! What every operator-started Job shares: reading how far it got and what it said last, and creating it once.
 
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
-use kube::api::PostParams;
+use kube::Client;
+use kube::api::{ListParams, PostParams};
 use tusk_api::status::JobProgress;
 
 /// Where a Job is.
@@ -61,6 +63,33 @@ pub fn progress(job: &Job) -> JobProgress {
         start_time: status.start_time,
         completion_time: status.completion_time,
     }
+}
+
+/// The last lines the Job `name` printed before it ended (its pods' termination messages), for a condition.
+pub async fn last_words(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<String, kube::Error> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let message = pods
+        .list(&ListParams::default().labels(&format!("job-name={name}")))
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|pod| pod.status?.container_statuses)
+        .flatten()
+        .filter_map(|status| status.state?.terminated)
+        .max_by_key(|end| end.finished_at.clone())
+        .and_then(|end| end.message)
+        .unwrap_or_default();
+    let lines: Vec<&str> = message.lines().filter(|l| !l.trim().is_empty()).collect();
+    let last = lines[lines.len().saturating_sub(3)..].join(" / ");
+    Ok(if last.is_empty() {
+        "no output".into()
+    } else {
+        last
+    })
 }
 
 /// Creates `job`; one of that name that exists already (made by an earlier reconcile) is fine.

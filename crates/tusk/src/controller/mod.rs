@@ -7,6 +7,7 @@ mod archiving;
 mod backups;
 mod certificates;
 mod client_tls;
+mod data_initialized;
 mod delete;
 mod events;
 mod in_place_restore;

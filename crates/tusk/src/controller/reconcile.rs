@@ -135,7 +135,15 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
 
     let mut observation = observe(&context.client, &namespace, &cluster).await?;
     let plan = plan::plan(&cluster, &observation.instances, &mut plan::random_suffix);
-    let adoption = adopt::reconcile(context, &cluster, &plan, &mut observation.volumes).await?;
+    let initialized = observation.patroni_initialized;
+    let adoption = adopt::reconcile(
+        context,
+        &cluster,
+        &plan,
+        &mut observation.volumes,
+        initialized,
+    )
+    .await?;
     let built = build::objects(
         &cluster,
         build::Inputs {

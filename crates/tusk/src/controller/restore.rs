@@ -11,7 +11,7 @@
 use super::apply::apply_all;
 use super::jobs::{self, JobState};
 use super::observe::Observation;
-use super::{Context, delete, events, status};
+use super::{Context, data_initialized, delete};
 use crate::instances::plan::Plan;
 use crate::instances::volumes;
 use crate::naming::{annotations, labels, names};
@@ -20,18 +20,13 @@ use crate::pki::leaf::{self, Subject};
 use crate::pki::root::Root;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
-use kube::runtime::events::EventType;
+use kube::api::Api;
 use std::time::{Duration, SystemTime};
 use tusk_api::PostgresCluster;
-use tusk_api::status::{Condition, ConditionStatus};
+use tusk_api::status::Condition;
 
-/// PGO's condition: whether the cluster's data exists (here: restored and bootstrapped by Patroni).
-pub const DATA_INITIALIZED: &str = "PostgresDataInitialized";
 /// How long a failed restore Job stays before it is tried again with the same spec.
 pub const RETRY_FAILED: Duration = Duration::from_secs(300);
 /// How soon a restore in progress is looked at again.
@@ -67,7 +62,7 @@ pub async fn reconcile(
     };
     let name = cluster.name_any();
     let namespace = cluster.namespace().unwrap_or_default();
-    if recorded_initialized(cluster) {
+    if data_initialized::recorded(cluster) {
         let message = "the data was restored from the backup and Patroni bootstrapped the cluster";
         return Ok(Outcome {
             condition: Some(report(context, cluster, true, "Initialized", message.into()).await?),
@@ -159,7 +154,7 @@ pub async fn reconcile(
         });
     }
     if failed_at.is_some() {
-        let words = last_words(context, &namespace, &found).await?;
+        let words = jobs::last_words(&context.client, &namespace, &found.name_any()).await?;
         let message = format!(
             "the restore failed (Job {}): {words}; it is tried again when the spec changes, or in {} minutes",
             found.name_any(),
@@ -310,20 +305,6 @@ pub(super) fn claims(
     }
 }
 
-/// Whether the status says the cluster's data is initialized (the restore's objects are gone then).
-fn recorded_initialized(cluster: &PostgresCluster) -> bool {
-    cluster
-        .status
-        .as_ref()
-        .and_then(|s| {
-            s.conditions
-                .iter()
-                .flatten()
-                .find(|c| c.type_ == DATA_INITIALIZED)
-        })
-        .is_some_and(|c| c.status == ConditionStatus::True)
-}
-
 /// Deletes the restore Job, its configuration and its client certificate, where they exist.
 pub(super) async fn clean_up(
     context: &Context,
@@ -339,33 +320,7 @@ pub(super) async fn clean_up(
     delete::object(&config_maps, &name).await
 }
 
-/// The last lines the restore printed before it failed (its termination message).
-pub(super) async fn last_words(
-    context: &Context,
-    namespace: &str,
-    job: &Job,
-) -> Result<String, kube::Error> {
-    let pods: Api<Pod> = Api::namespaced(context.client.clone(), namespace);
-    let ends = pods
-        .list(&ListParams::default().labels(&format!("job-name={}", job.name_any())))
-        .await?
-        .items
-        .into_iter()
-        .filter_map(|pod| pod.status?.container_statuses)
-        .flatten()
-        .filter_map(|status| status.state?.terminated)
-        .max_by_key(|end| end.finished_at.clone());
-    let message = ends.and_then(|end| end.message).unwrap_or_default();
-    let lines: Vec<&str> = message.lines().filter(|l| !l.trim().is_empty()).collect();
-    let last = lines[lines.len().saturating_sub(3)..].join(" / ");
-    Ok(if last.is_empty() {
-        "no output".into()
-    } else {
-        last
-    })
-}
-
-/// The condition `PostgresDataInitialized`, with an Event when it is news (Warning for a problem).
+/// `PostgresDataInitialized` for a restore: its steps are Normal Events, anything else a Warning.
 async fn report(
     context: &Context,
     cluster: &PostgresCluster,
@@ -373,27 +328,13 @@ async fn report(
     reason: &str,
     message: String,
 ) -> Result<Condition, kube::Error> {
-    let state = if done {
-        ConditionStatus::True
-    } else {
-        ConditionStatus::False
-    };
-    let condition = status::condition(
+    data_initialized::report(
+        context,
         cluster,
-        DATA_INITIALIZED,
-        state,
+        done,
         reason,
         message,
-        Time(Timestamp::now()),
-    );
-    if status::is_news(cluster, &condition) {
-        let kind = match reason {
-            "Restoring" | "Restored" | "Initialized" => EventType::Normal,
-            _ => EventType::Warning,
-        };
-        let note = condition.message.clone();
-        tracing::info!(cluster = %cluster.name_any(), %reason, %note, "restore");
-        events::publish(context, cluster, kind, reason, note).await?;
-    }
-    Ok(condition)
+        &["Restoring", "Restored"],
+    )
+    .await
 }
