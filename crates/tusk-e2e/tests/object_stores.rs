@@ -6,7 +6,8 @@
 //! writing into the bucket (the replica-create backup after stanza creation, then a manual full backup by
 //! annotation), both listed by `pgbackrest info` and accepted by `pgbackrest verify`; and a restore from the
 //! bucket (the manual backup and the WAL archived after it) into a scratch directory whose PostgreSQL has every
-//! row written before and after the backup.
+//! row written before and after the backup; then a clone (`spec.dataSource.postgresCluster`) restored from the
+//! bucket with hippo's credentials has every row too.
 
 use std::time::Duration;
 use tusk_e2e::objstore::{ObjectStores, Store};
@@ -173,6 +174,46 @@ fn repository_in(store: Store) {
     eprintln!(
         "e2e: {store:?}: stanza created, backup {label}, WAL archived up to {segment} (archived|failed {archiver}), \
          restore read back 200 rows"
+    );
+
+    // A clone from the bucket: its restore Job reads the repository with hippo's credentials (same namespace).
+    let applied = std::time::Instant::now();
+    made.apply(
+        &hippo::manifest(
+            1,
+            "  dataSource:\n    postgresCluster:\n      clusterName: hippo\n      repoName: repo1\n",
+        )
+        .replacen("  name: hippo\n", "  name: elephant\n", 1),
+    )
+    .expect("the clone applies");
+    let selector = format!(
+        "postgres-operator.crunchydata.com/cluster=elephant,{}=master",
+        hippo::ROLE
+    );
+    let clone = wait_for("the clone's leader", Duration::from_secs(300), || {
+        let pods = tusk_e2e::get_json(namespace, &["pods", "-l", &selector])?;
+        Ok(pods["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|pod| tusk_e2e::pod_ready(pod))
+            .and_then(|pod| pod["metadata"]["name"].as_str())
+            .map(str::to_string))
+    })
+    .expect("the clone from the bucket leads");
+    let cloned = psql(
+        namespace,
+        &clone,
+        "select count(*) || '|' || min(n) || '|' || max(n) from objstore_rows",
+    )
+    .expect("the clone's rows");
+    assert_eq!(
+        cloned, "200|1|200",
+        "the clone has every row from the bucket"
+    );
+    eprintln!(
+        "e2e: {store:?}: a clone from the bucket led {:.1?} after it was applied, with 200 rows",
+        applied.elapsed()
     );
 }
 

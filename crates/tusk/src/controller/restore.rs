@@ -206,6 +206,7 @@ pub(super) async fn wanted_job(
         repo: &source.repo_name,
     };
     let repo_volume = restore::repo_volume(cluster, from);
+    let credentials = restore::source_configuration(cluster, from);
     let config = match restore::config_file(cluster, from) {
         Ok(config) => config,
         Err(error) => return Ok(Err((error.reason(), error.to_string()))),
@@ -261,6 +262,7 @@ pub(super) async fn wanted_job(
             repo: repo_volume.as_ref(),
             data_claim: &claims.data,
             wal_claim: claims.wal_mounted.then_some(claims.wal.as_str()),
+            credentials: &credentials,
         },
     )))
 }

@@ -252,9 +252,9 @@ pub enum SourceError {
     },
     /// The repository is in the cloud: the Job would need the source's credentials.
     #[error(
-        "repository {repo} of PostgresCluster {cluster} is not a volume repository; only volume repositories can be restored from so far"
+        "repository {repo} of PostgresCluster {cluster} is in the cloud and the cluster is in another namespace: its credentials are not readable from here"
     )]
-    NotAVolume {
+    CloudInAnotherNamespace {
         /// The source cluster.
         cluster: String,
         /// The repository asked for.
@@ -270,15 +270,17 @@ impl SourceError {
     pub fn reason(&self) -> &'static str {
         match self {
             SourceError::NoRepository { .. } => "SourceRepositoryNotFound",
-            SourceError::NotAVolume { .. } => "SourceRepositoryUnsupported",
+            SourceError::CloudInAnotherNamespace { .. } => "SourceRepositoryUnsupported",
             SourceError::Config(_) => "InvalidSourceConfiguration",
         }
     }
 }
 
-/// The restore Job's `pgbackrest_restore.conf`: the source's repository, on its volume mounted in the Job
-/// ([`repo_volume`]) or else reached through the source's repository host over TLS (the repository's own settings and the source's `global` settings of that
-/// repository, as the source's instances have them), and the bootstrap directory of `cluster` as `pg1-path`.
+/// The restore Job's `pgbackrest_restore.conf`: the source's repository (its own settings and the source's
+/// `global` settings of that repository, as the source's instances have them) — a volume repository on its
+/// volume mounted in the Job ([`repo_volume`]) or else reached through the source's repository host over TLS; a
+/// cloud repository of a source in the same namespace directly, with the source's credentials
+/// ([`source_configuration`]) — and the bootstrap directory of `cluster` as `pg1-path`.
 pub fn config_file(cluster: &PostgresCluster, source: Source<'_>) -> Result<String, SourceError> {
     let (source_name, source_namespace) = super::name_and_namespace(source.cluster);
     let no_repository = || SourceError::NoRepository {
@@ -289,8 +291,9 @@ pub fn config_file(cluster: &PostgresCluster, source: Source<'_>) -> Result<Stri
         .into_iter()
         .find(|(_, repo, _)| repo.name == source.repo)
         .ok_or_else(no_repository)?;
-    if repo.volume.is_none() {
-        return Err(SourceError::NotAVolume {
+    let (_, namespace) = super::name_and_namespace(cluster);
+    if repo.volume.is_none() && source_namespace != namespace {
+        return Err(SourceError::CloudInAnotherNamespace {
             cluster: source_name.into(),
             repo: source.repo.into(),
         });
@@ -299,7 +302,7 @@ pub fn config_file(cluster: &PostgresCluster, source: Source<'_>) -> Result<Stri
     let mut ini = Ini::new();
     super::config::repo_options(&mut ini, number, repo, &field)?;
     let key = |option: &str| format!("repo{number}-{option}");
-    if repo_volume(cluster, source).is_none() {
+    if repo.volume.is_some() && repo_volume(cluster, source).is_none() {
         let host = names::pod_dns_name(
             &names::repo_host_pod(source_name),
             source_name,
@@ -339,6 +342,33 @@ pub fn config_file(cluster: &PostgresCluster, source: Source<'_>) -> Result<Stri
         "spec.postgresVersion",
     )?;
     Ok(ini.render())
+}
+
+/// What the restore Job of `cluster` projects of `source`'s `spec.backups.pgbackrest.configuration` (the
+/// credentials files such as `s3.conf`): all of it when the repository is in the cloud and the source in the same
+/// namespace (its Secrets are readable there), else nothing.
+pub fn source_configuration(
+    cluster: &PostgresCluster,
+    source: Source<'_>,
+) -> Vec<VolumeProjection> {
+    let (_, source_namespace) = super::name_and_namespace(source.cluster);
+    let (_, namespace) = super::name_and_namespace(cluster);
+    let cloud = repos(source.cluster).ok().is_some_and(|repos| {
+        repos
+            .iter()
+            .any(|(_, repo, _)| repo.name == source.repo && repo.volume.is_none())
+    });
+    if !cloud || source_namespace != namespace {
+        return Vec::new();
+    }
+    source
+        .cluster
+        .spec
+        .backups
+        .pgbackrest
+        .configuration
+        .clone()
+        .unwrap_or_default()
 }
 
 /// The ConfigMap `<c>-pgbackrest-restore` holding `file`.
@@ -421,6 +451,8 @@ pub struct Restore<'a> {
     pub config: &'a str,
     /// The source's repository volume, when the Job mounts it ([`repo_volume`]).
     pub repo: Option<&'a RepoVolume>,
+    /// The source's credentials to project ([`source_configuration`]).
+    pub credentials: &'a [VolumeProjection],
     /// The instance's data claim (`instances::volumes::claim_names`: an adopted one keeps its name).
     pub data_claim: &'a str,
     /// The instance's WAL claim, when it has one: the Job mounts it too, since the data directory's `pg_wal` is
@@ -439,6 +471,7 @@ pub fn job(cluster: &PostgresCluster, images: &Images, restore: &Restore<'_>) ->
         repo,
         data_claim,
         wal_claim,
+        credentials,
     } = *restore;
     let name = cluster.name_any();
     let version = cluster.spec.postgres_version;
@@ -515,7 +548,7 @@ pub fn job(cluster: &PostgresCluster, images: &Images, restore: &Restore<'_>) ->
         termination_message_policy: Some("FallbackToLogsOnError".into()),
         ..pods::container(cluster, CONTAINER, images.postgres(cluster))
     };
-    let projections = vec![
+    let mut projections = vec![
         VolumeProjection {
             config_map: Some(ConfigMapProjection {
                 name: names::restore_job(&name),
@@ -537,6 +570,7 @@ pub fn job(cluster: &PostgresCluster, images: &Images, restore: &Restore<'_>) ->
             ],
         ),
     ];
+    projections.extend(credentials.iter().cloned());
     let mut volumes = vec![
         Volume {
             name: "postgres-data".into(),
@@ -792,15 +826,45 @@ pg1-path=/pgdata/pg16_bootstrap
             },
         );
         assert_eq!(missing.unwrap_err().reason(), "SourceRepositoryNotFound");
-        let s3 = crate::pgbackrest::tests::hippo_s3();
-        let cloud = config_file(
-            &elephant(),
-            Source {
-                cluster: &s3,
-                repo: "repo2",
-            },
+        let mut s3 = crate::pgbackrest::tests::hippo_s3();
+        s3.spec.backups.pgbackrest.configuration = Some(vec![VolumeProjection {
+            secret: Some(k8s_openapi::api::core::v1::SecretProjection {
+                name: "pgo-s3-creds".into(),
+                ..Default::default()
+            }),
+            ..VolumeProjection::default()
+        }]);
+        let cloud = Source {
+            cluster: &s3,
+            repo: "repo2",
+        };
+        let file = config_file(&elephant(), cloud).expect("a cloud source in the same namespace");
+        assert!(file.contains("repo2-type=s3"), "{file}");
+        assert!(!file.contains("repo2-host"), "{file}");
+        assert!(repo_volume(&elephant(), cloud).is_none());
+        let credentials = source_configuration(&elephant(), cloud);
+        assert_eq!(
+            credentials[0].secret.as_ref().map(|s| s.name.as_str()),
+            Some("pgo-s3-creds"),
+            "the source's credentials are projected"
         );
-        assert_eq!(cloud.unwrap_err().reason(), "SourceRepositoryUnsupported");
+        let mut elsewhere = elephant();
+        elsewhere.metadata.namespace = Some("savanna".into());
+        assert_eq!(
+            config_file(&elsewhere, cloud).unwrap_err().reason(),
+            "SourceRepositoryUnsupported"
+        );
+        assert!(source_configuration(&elsewhere, cloud).is_empty());
+        assert!(
+            source_configuration(
+                &elephant(),
+                Source {
+                    cluster: &hippo,
+                    repo: "repo1"
+                }
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -815,6 +879,7 @@ pg1-path=/pgdata/pg16_bootstrap
             repo: None,
             data_claim: "hippo-instance1-b4dz-pgdata",
             wal_claim: None,
+            credentials: &[],
         };
         let job = job(&elephant(), &Images::default(), &restore);
         assert_eq!(
@@ -901,6 +966,7 @@ pg1-path=/pgdata/pg16_bootstrap
                 repo: Some(&volume),
                 data_claim: "hippo-instance1-b4dz-pgdata",
                 wal_claim: Some("hippo-instance1-b4dz-pgwal"),
+                credentials: &[],
             },
         );
         let pod = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
