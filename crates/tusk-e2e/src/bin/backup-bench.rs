@@ -8,7 +8,8 @@
 //! neither), then `pgbackrest restore`: pgBackRest's own time. "Through Tusk" is what a user waits for: from the
 //! `pgbackrest-backup` annotation to `status.pgbackrest.manualBackup` finished (the Job created, scheduled,
 //! started, the backup, the status written); for the restore, the clone's restore Job from creation to
-//! completion.
+//! completion, split (from its pod, read while it exists) into waiting for scheduling, the container's start and
+//! the container's run, which does the same work as the restore and recovery by hand.
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
