@@ -209,6 +209,8 @@ impl Daemon {
             .stderr(log)
             // Its own process group: a Ctrl-C in the terminal of `cargo xtask cluster up` does not reach it.
             .process_group(0);
+        // SAFETY: only async-signal-safe calls (close_range, fcntl) between fork and exec.
+        unsafe { command.pre_exec(close_inherited_on_exec) };
         let child = command
             .spawn()
             .with_context(|| format!("cannot start {}", self.program.display()))?;
@@ -291,6 +293,31 @@ impl Daemon {
         let _ = std::fs::remove_file(self.pid_file(layout));
         Ok(())
     }
+}
+
+/// Marks every descriptor above standard error close-on-exec, so a daemon keeps none of what `cargo xtask`
+/// inherited. The cluster's lock is one: `flock /tmp/tusk-cluster.lock cargo xtask cluster up` passes its
+/// locked descriptor down, and a daemon that kept it would hold the lock for as long as it runs, so every
+/// later `flock` would wait forever.
+fn close_inherited_on_exec() -> std::io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range only changes descriptor flags.
+    let marked = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if marked != 0 {
+        // Kernels before 5.11: one descriptor at a time.
+        for fd in 3..1024 {
+            // SAFETY: F_SETFD on a descriptor that may not exist fails harmlessly.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+    Ok(())
 }
 
 fn signal(pid: u32, signal: &str) {
