@@ -7,6 +7,7 @@ mod backups;
 mod certificates;
 mod client_tls;
 mod events;
+mod healing;
 mod init_sql;
 mod jobs;
 mod observe;
@@ -60,6 +61,8 @@ pub struct Context {
     pub images: Images,
     /// Metrics and readiness of the operator process (`/metrics`, `/readyz`).
     pub telemetry: Arc<Telemetry>,
+    /// Since when each cluster's unhealthy members have been seen (`healing`).
+    pub healing: healing::Memory,
 }
 
 /// Runs the controller until the process is asked to stop (SIGINT or SIGTERM): over every namespace, or over
@@ -166,6 +169,7 @@ async fn drive(
                 images: Images::from_environment(std::env::vars()),
                 client,
                 telemetry: telemetry.clone(),
+                healing: healing::Memory::default(),
             }),
         )
         .for_each(|result| async move {
