@@ -126,7 +126,7 @@ pub async fn heal(
                 Err(error) => {
                     // The grace period starts again, so the next try comes after it.
                     if let Some(entry) = entry {
-                        entry.since = now;
+                        entry.since = Some(now);
                     }
                     let note = format!(
                         "cannot reinitialize {pod} ({state} for {} s): {error}",

@@ -4,6 +4,12 @@
 //! rebuilds such a member with its first replica-creation method: for a cluster with a repository that is
 //! pgBackRest restoring with `--delta` over the existing files (`keep_data`), so only what differs is copied.
 //!
+//! What Patroni 3.0 reports of a former primary whose `global/pg_control` is gone, as observed: `crashed`;
+//! then, having failed to start it while holding the leader key, it removes the key (a replica is promoted)
+//! and the member alternates between `start failed` and `starting` (Patroni tries again every loop or so)
+//! forever. So a member is unhealthy from the first time it is seen failed until it is seen in any state other
+//! than failed or starting again; it is reinitialized only while it is failed.
+//!
 //! Pure: the caller observes the members, remembers since when each was seen unhealthy ([`remember`]), and
 //! carries out the [`Decision`].
 
@@ -20,6 +26,8 @@ pub const BACKOFF: Duration = Duration::from_secs(300);
 
 /// Patroni's member states in which PostgreSQL is down and Patroni will not bring it up by itself.
 const UNHEALTHY: [&str; 4] = ["start failed", "crashed", "stopped", "restart failed"];
+/// Patroni's member states while it tries to start PostgreSQL again: they do not end an unhealthy spell.
+const RETRYING: [&str; 2] = ["starting", "restarting"];
 /// Patroni's member state while a replica is being made (also after `POST /reinitialize`).
 const CREATING_REPLICA: &str = "creating replica";
 
@@ -45,8 +53,17 @@ impl Member {
     /// The unhealthy state Patroni reports of this member, when it reports one and can be believed.
     fn unhealthy(&self) -> Option<&str> {
         let state = self.state.as_deref()?;
-        (self.running && !self.leader && !self.is_primary() && UNHEALTHY.contains(&state))
-            .then_some(state)
+        (self.believed() && UNHEALTHY.contains(&state)).then_some(state)
+    }
+
+    /// Whether Patroni reports that it is trying to start this member's PostgreSQL again.
+    fn retrying(&self) -> bool {
+        self.believed() && self.state.as_deref().is_some_and(|s| RETRYING.contains(&s))
+    }
+
+    /// Whether this is a replica whose Patroni runs, so what it reports is current.
+    fn believed(&self) -> bool {
+        self.running && !self.leader && !self.is_primary()
     }
 
     /// Whether Patroni says this member runs as a primary (then it is never reinitialized).
@@ -58,15 +75,13 @@ impl Member {
     }
 }
 
-/// What is remembered of one unhealthy member.
+/// What is remembered of one member.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Seen {
     /// The pod's UID.
     pub uid: String,
-    /// The unhealthy state.
-    pub state: String,
-    /// When the member was first seen in that state.
-    pub since: Instant,
+    /// When the member was first seen unhealthy, if it has not been healthy since.
+    pub since: Option<Instant>,
     /// When the operator last asked Patroni to reinitialize it.
     pub reinitialized: Option<Instant>,
 }
@@ -98,9 +113,9 @@ pub enum Decision {
     },
 }
 
-/// What to remember at `now` of `members`, given what was remembered before: each unhealthy member with the
-/// time it was first seen in its state (kept while the pod and the state are the same), and when it was last
-/// reinitialized (kept for the same pod).
+/// What to remember at `now` of `members`, given what was remembered before: since when each member has been
+/// unhealthy (kept while the pod is the same and Patroni reports it failed or starting again), and when it was
+/// last reinitialized (kept for the same pod during the back-off).
 pub fn remember(
     before: &BTreeMap<String, Seen>,
     members: &[Member],
@@ -111,28 +126,28 @@ pub fn remember(
         let earlier = before
             .get(&member.pod)
             .filter(|seen| seen.uid == member.uid);
-        let reinitialized = earlier.and_then(|seen| seen.reinitialized);
-        let seen = match member.unhealthy() {
-            Some(state) => Seen {
-                uid: member.uid.clone(),
-                state: state.to_string(),
-                since: earlier
-                    .filter(|seen| seen.state == state)
-                    .map_or(now, |seen| seen.since),
-                reinitialized,
-            },
-            // Healthy again (or being made), but a recent reinitialization is kept for the back-off.
-            None => match reinitialized {
-                Some(at) if now.duration_since(at) < BACKOFF => Seen {
-                    uid: member.uid.clone(),
-                    state: String::new(),
-                    since: now,
-                    reinitialized: Some(at),
-                },
-                _ => continue,
-            },
+        let earlier_since = earlier.and_then(|seen| seen.since);
+        let since = if member.unhealthy().is_some() {
+            Some(earlier_since.unwrap_or(now))
+        } else if member.retrying() {
+            earlier_since
+        } else {
+            None
         };
-        after.insert(member.pod.clone(), seen);
+        let reinitialized = earlier
+            .and_then(|seen| seen.reinitialized)
+            .filter(|at| now.duration_since(*at) < BACKOFF);
+        if since.is_some() || reinitialized.is_some() {
+            let uid = member.uid.clone();
+            after.insert(
+                member.pod.clone(),
+                Seen {
+                    uid,
+                    since,
+                    reinitialized,
+                },
+            );
+        }
     }
     after
 }
@@ -150,20 +165,18 @@ pub fn decide(members: &[Member], seen: &BTreeMap<String, Seen>, now: Instant) -
     {
         return Decision::Nothing;
     }
-    let mut unhealthy: Vec<(&Member, &str, &Seen)> = members
+    let mut unhealthy: Vec<(&Member, &str, &Seen, Instant)> = members
         .iter()
         .filter_map(|m| {
             let state = m.unhealthy()?;
-            let seen = seen
-                .get(&m.pod)
-                .filter(|s| s.uid == m.uid && s.state == state)?;
-            Some((m, state, seen))
+            let seen = seen.get(&m.pod).filter(|s| s.uid == m.uid)?;
+            Some((m, state, seen, seen.since?))
         })
         .collect();
-    unhealthy.sort_by_key(|(_, _, seen)| seen.since);
+    unhealthy.sort_by_key(|(_, _, _, since)| *since);
     let mut wait: Option<(Duration, String, String)> = None;
-    for (member, state, seen) in unhealthy {
-        let unhealthy_for = now.duration_since(seen.since);
+    for (member, state, seen, since) in unhealthy {
+        let unhealthy_for = now.duration_since(since);
         let backoff_left = seen
             .reinitialized
             .map(|at| BACKOFF.saturating_sub(now.duration_since(at)))
@@ -284,21 +297,31 @@ mod tests {
     }
 
     #[test]
-    fn a_new_state_or_a_new_pod_starts_the_grace_period_again() {
+    fn patroni_trying_again_does_not_end_the_spell_but_a_new_pod_does() {
+        // As observed: crashed, then start failed and starting in turn.
         let t = Instant::now();
         let leader = member("a-0", true, "running");
-        let (seen, _) = step(
-            &BTreeMap::new(),
-            &[leader.clone(), member("b-0", false, "stopped")],
-            t,
-        );
-        let crashed = [leader.clone(), member("b-0", false, "crashed")];
-        let (seen, decision) = step(&seen, &crashed, at(t, 40));
+        let mut seen = BTreeMap::new();
+        for (second, state) in [(0, "crashed"), (10, "start failed"), (15, "starting")] {
+            let (next, decision) = step(
+                &seen,
+                &[leader.clone(), member("b-0", false, state)],
+                at(t, second),
+            );
+            assert!(
+                !matches!(decision, Decision::Reinitialize { .. }),
+                "{decision:?}"
+            );
+            seen = next;
+        }
+        let failed = [leader.clone(), member("b-0", false, "start failed")];
+        let (seen, decision) = step(&seen, &failed, at(t, 30));
         assert!(
-            matches!(decision, Decision::Wait { left, .. } if left == GRACE),
+            matches!(decision, Decision::Reinitialize { ref state, unhealthy_for, .. }
+                if state == "start failed" && unhealthy_for == GRACE),
             "{decision:?}"
         );
-        let mut replaced = member("b-0", false, "crashed");
+        let mut replaced = member("b-0", false, "start failed");
         replaced.uid = "another".into();
         let (_, decision) = step(&seen, &[leader, replaced], at(t, 80));
         assert!(
@@ -403,6 +426,7 @@ mod tests {
         if let Some(b) = seen.get_mut("b-0") {
             b.reinitialized = Some(at(t, 30));
         }
+        assert!(seen.contains_key("b-0"));
         let making = [leader.clone(), member("b-0", false, "creating replica")];
         let (seen, decision) = step(&seen, &making, at(t, 40));
         assert_eq!(decision, Decision::Nothing);
