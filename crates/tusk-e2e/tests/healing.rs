@@ -220,8 +220,9 @@ fn a_failed_primary_heals_through_a_delta_restore_and_rejoins() {
         "pgBackRest restored the member with --delta:\n{log}"
     );
     assert!(
-        log.contains("replica has been created using pgbackrest"),
-        "Patroni made the member again with pgBackRest:\n{log}"
+        log.contains("Leaving data directory uncleaned")
+            && log.contains("replica has been created using pgbackrest"),
+        "Patroni kept the member's files and made it again with pgBackRest:\n{log}"
     );
     eprintln!("e2e: {restore}");
     eprintln!(
