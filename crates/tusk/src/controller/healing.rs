@@ -82,6 +82,7 @@ pub async fn heal(
     let now = Instant::now();
     let mut seen = healing::remember(&before, &members, now);
     let decision = healing::decide(&members, &seen, now);
+    let mut event = None;
     let again = match decision {
         Decision::Nothing => None,
         Decision::Wait { pod, why, left } => {
@@ -98,56 +99,54 @@ pub async fn heal(
                 Some(api) => api.reinitialize().await.map_err(|e| e.to_string()),
                 None => Err("the pod has no address".to_string()),
             };
-            let about = ("Pod", "v1", pod.as_str());
             let entry = seen.get_mut(&pod);
-            match outcome {
+            let seconds = unhealthy_for.as_secs();
+            let (again, type_, reason, note) = match outcome {
                 Ok(answer) => {
                     if let Some(entry) = entry {
                         entry.reinitialized = Some(now);
                     }
                     let note = format!(
-                        "reinitializing {pod}: Patroni reported it {state} for {} s while {leader} leads; \
-                         it is restored by {} and rejoins as a replica ({answer})",
-                        unhealthy_for.as_secs(),
+                        "reinitializing {pod}: Patroni reported it {state} for {seconds} s while {leader} \
+                         leads; it is restored by {} and rejoins as a replica ({answer})",
                         method(cluster)
                     );
-                    tracing::info!(cluster = %cluster.name_any(), %note, "healing");
-                    events::publish_about(
-                        context,
-                        cluster,
-                        EventType::Normal,
-                        "InstanceReinitializing",
-                        about,
-                        note,
-                    )
-                    .await?;
-                    None
+                    (None, EventType::Normal, "InstanceReinitializing", note)
                 }
                 Err(error) => {
                     // The grace period starts again, so the next try comes after it.
                     if let Some(entry) = entry {
                         entry.since = Some(now);
                     }
-                    let note = format!(
-                        "cannot reinitialize {pod} ({state} for {} s): {error}",
-                        unhealthy_for.as_secs()
-                    );
-                    tracing::warn!(cluster = %cluster.name_any(), %note, "healing");
-                    events::publish_about(
-                        context,
-                        cluster,
+                    let note =
+                        format!("cannot reinitialize {pod} ({state} for {seconds} s): {error}");
+                    let again = Some(healing::GRACE);
+                    (
+                        again,
                         EventType::Warning,
                         "InstanceReinitializeFailed",
-                        about,
                         note,
                     )
-                    .await?;
-                    Some(healing::GRACE)
+                }
+            };
+            match type_ {
+                EventType::Normal => {
+                    tracing::info!(cluster = %cluster.name_any(), %note, "healing")
+                }
+                EventType::Warning => {
+                    tracing::warn!(cluster = %cluster.name_any(), %note, "healing")
                 }
             }
+            event = Some((type_, reason, pod, note));
+            again
         }
     };
+    // Remembered before the Event goes out, so a failure to publish it does not ask Patroni again.
     context.healing.keep(&key, seen);
+    if let Some((type_, reason, pod, note)) = event {
+        let about = ("Pod", "v1", pod.as_str());
+        events::publish_about(context, cluster, type_, reason, about, note).await?;
+    }
     Ok(again)
 }
 
