@@ -253,4 +253,39 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn healing_waits_for_the_data_to_be_initialized() {
+        let condition = |status: &str| -> Condition {
+            serde_json::from_value(serde_json::json!({
+                "type": super::super::restore::DATA_INITIALIZED, "status": status,
+                "lastTransitionTime": "2026-11-28T00:00:00Z", "reason": "R", "message": "",
+            }))
+            .expect("a condition")
+        };
+        let mut cluster: PostgresCluster = serde_json::from_value(serde_json::json!({
+            "apiVersion": "postgres-operator.crunchydata.com/v1beta1",
+            "kind": "PostgresCluster",
+            "metadata": {"name": "hippo"},
+            "spec": {
+                "postgresVersion": 16,
+                "instances": [{"name": "i", "dataVolumeClaimSpec": {}}],
+                "backups": {"pgbackrest": {"repos": []}},
+            },
+        }))
+        .expect("a cluster");
+        assert!(
+            data_initialized(&cluster, None),
+            "a cluster without the condition"
+        );
+        cluster.status = Some(tusk_api::status::PostgresClusterStatus {
+            conditions: Some(vec![condition("False")]),
+            ..Default::default()
+        });
+        assert!(!data_initialized(&cluster, None), "as recorded");
+        assert!(
+            data_initialized(&cluster, Some(&condition("True"))),
+            "fresh first"
+        );
+    }
 }
