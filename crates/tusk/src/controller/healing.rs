@@ -95,12 +95,30 @@ pub async fn heal(
             unhealthy_for,
             leader,
         } => {
+            let seconds = unhealthy_for.as_secs();
+            if !healing::reinitializes(cluster) {
+                // Told once per back-off, as if it had been reinitialized.
+                if let Some(entry) = seen.get_mut(&pod) {
+                    entry.reinitialized = Some(now);
+                }
+                let note = format!(
+                    "{pod} needs to be reinitialized: Patroni reported it {state} for {seconds} s while \
+                     {leader} leads. Without a pgBackRest repository Patroni would delete its data directory \
+                     and copy the leader's, so the operator leaves that to you: patronictl reinit"
+                );
+                tracing::warn!(cluster = %cluster.name_any(), %note, "healing");
+                context.healing.keep(&key, seen);
+                let about = ("Pod", "v1", pod.as_str());
+                let reason = "InstanceNeedsReinitialize";
+                events::publish_about(context, cluster, EventType::Warning, reason, about, note)
+                    .await?;
+                return Ok(Some(healing::BACKOFF));
+            }
             let outcome = match patroni_member(cluster, observation, &pod, tls) {
                 Some(api) => api.reinitialize().await.map_err(|e| e.to_string()),
                 None => Err("the pod has no address".to_string()),
             };
             let entry = seen.get_mut(&pod);
-            let seconds = unhealthy_for.as_secs();
             let (again, type_, reason, note) = match outcome {
                 Ok(answer) => {
                     if let Some(entry) = entry {

@@ -215,11 +215,9 @@ pub fn decide(members: &[Member], seen: &BTreeMap<String, Seen>, now: Instant) -
     }
 }
 
-/// Why members of `cluster` are not healed at all, if they are not: a cluster that is shut down; one whose
-/// data is not initialized yet (a restore or clone in progress, `data_initialized` false); one Patroni was
-/// asked to leave alone (`paused`, its maintenance mode); one without a repository, where Patroni would
-/// delete the member's data directory and copy it anew from the leader (`pg_basebackup`), which loses the
-/// only copy of what the member had not replicated: that is left to the user (`patronictl reinit`).
+/// Why members of `cluster` are not looked after at all, if they are not: a cluster that is shut down; one
+/// whose data is not initialized yet (a restore or clone in progress, `data_initialized` false); one Patroni
+/// was asked to leave alone (`paused`, its maintenance mode).
 pub fn blocked(
     cluster: &PostgresCluster,
     data_initialized: bool,
@@ -231,11 +229,17 @@ pub fn blocked(
         Some("the cluster's data is not initialized yet")
     } else if paused {
         Some("Patroni is paused")
-    } else if cluster.spec.backups.pgbackrest.repos.is_empty() {
-        Some("the cluster has no pgBackRest repository")
     } else {
         None
     }
+}
+
+/// Whether the operator reinitializes a failed member of `cluster` itself: only with a repository, where
+/// pgBackRest restores over the member's files. Without one Patroni would delete the member's data directory
+/// and copy it anew from the leader (`pg_basebackup`), losing the only copy of what the member had not
+/// replicated: that is left to the user (`patronictl reinit`), who is told so.
+pub fn reinitializes(cluster: &PostgresCluster) -> bool {
+    !cluster.spec.backups.pgbackrest.repos.is_empty()
 }
 
 #[cfg(test)]
@@ -443,7 +447,7 @@ mod tests {
     }
 
     #[test]
-    fn blocked_while_shut_down_restoring_paused_or_without_a_repository() {
+    fn blocked_while_shut_down_restoring_or_paused_and_reinitialized_only_with_a_repository() {
         let with_repo: PostgresCluster = serde_json::from_value(serde_json::json!({
             "apiVersion": "postgres-operator.crunchydata.com/v1beta1",
             "kind": "PostgresCluster",
@@ -461,8 +465,10 @@ mod tests {
         let mut shut = with_repo.clone();
         shut.spec.shutdown = Some(true);
         assert!(blocked(&shut, true, false).is_some());
+        assert!(reinitializes(&with_repo));
         let mut bare = with_repo;
         bare.spec.backups.pgbackrest.repos.clear();
-        assert!(blocked(&bare, true, false).is_some());
+        assert_eq!(blocked(&bare, true, false), None);
+        assert!(!reinitializes(&bare));
     }
 }
