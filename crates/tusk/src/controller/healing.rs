@@ -9,6 +9,7 @@
 //! never sooner), and nothing is written to pods whose annotations Patroni owns.
 
 use super::observe::Observation;
+use super::patroni_api;
 use super::pod_changes::is_ready;
 use super::rollout::patroni_member;
 use super::{Context, events};
@@ -82,12 +83,11 @@ pub async fn heal(
     let now = Instant::now();
     let mut seen = healing::remember(&before, &members, now);
     let decision = healing::decide(&members, &seen, now);
-    let mut event = None;
-    let again = match decision {
-        Decision::Nothing => None,
+    let (again, event) = match decision {
+        Decision::Nothing => (None, None),
         Decision::Wait { pod, why, left } => {
             tracing::info!(cluster = %cluster.name_any(), %pod, %why, "an unhealthy member waits");
-            Some(left + Duration::from_secs(1))
+            (Some(left + Duration::from_secs(1)), None)
         }
         Decision::Reinitialize {
             pod,
@@ -95,77 +95,91 @@ pub async fn heal(
             unhealthy_for,
             leader,
         } => {
-            let seconds = unhealthy_for.as_secs();
-            if !healing::reinitializes(cluster) {
-                // Told once per back-off, as if it had been reinitialized.
-                if let Some(entry) = seen.get_mut(&pod) {
-                    entry.reinitialized = Some(now);
-                }
-                let note = format!(
-                    "{pod} needs to be reinitialized: Patroni reported it {state} for {seconds} s while \
-                     {leader} leads. Without a pgBackRest repository Patroni would delete its data directory \
-                     and copy the leader's, so the operator leaves that to you: patronictl reinit"
-                );
-                tracing::warn!(cluster = %cluster.name_any(), %note, "healing");
-                context.healing.keep(&key, seen);
-                let about = ("Pod", "v1", pod.as_str());
-                let reason = "InstanceNeedsReinitialize";
-                events::publish_about(context, cluster, EventType::Warning, reason, about, note)
-                    .await?;
-                return Ok(Some(healing::BACKOFF));
-            }
-            let outcome = match patroni_member(cluster, observation, &pod, tls) {
-                Some(api) => api.reinitialize().await.map_err(|e| e.to_string()),
-                None => Err("the pod has no address".to_string()),
-            };
-            let entry = seen.get_mut(&pod);
-            let (again, type_, reason, note) = match outcome {
-                Ok(answer) => {
-                    if let Some(entry) = entry {
-                        entry.reinitialized = Some(now);
-                    }
-                    let note = format!(
-                        "reinitializing {pod}: Patroni reported it {state} for {seconds} s while {leader} \
-                         leads; it is restored by {} and rejoins as a replica ({answer})",
-                        method(cluster)
-                    );
-                    (None, EventType::Normal, "InstanceReinitializing", note)
-                }
-                Err(error) => {
+            let why = format!(
+                "Patroni reported it {state} for {} s while {leader} leads",
+                unhealthy_for.as_secs()
+            );
+            let api = patroni_member(cluster, observation, &pod, tls);
+            let outcome = reinitialize(cluster, api, &pod, &why).await;
+            if let Some(entry) = seen.get_mut(&pod) {
+                match outcome {
+                    // Asked, or the user told: not again before the back-off.
+                    Outcome::Asked(_) | Outcome::Told(_) => entry.reinitialized = Some(now),
                     // The grace period starts again, so the next try comes after it.
-                    if let Some(entry) = entry {
-                        entry.since = Some(now);
-                    }
-                    let note =
-                        format!("cannot reinitialize {pod} ({state} for {seconds} s): {error}");
-                    let again = Some(healing::GRACE);
-                    (
-                        again,
-                        EventType::Warning,
-                        "InstanceReinitializeFailed",
-                        note,
-                    )
-                }
-            };
-            match type_ {
-                EventType::Normal => {
-                    tracing::info!(cluster = %cluster.name_any(), %note, "healing")
-                }
-                EventType::Warning => {
-                    tracing::warn!(cluster = %cluster.name_any(), %note, "healing")
+                    Outcome::Failed(_) => entry.since = Some(now),
                 }
             }
-            event = Some((type_, reason, pod, note));
-            again
+            (outcome.again(), Some((outcome.event(), pod)))
         }
     };
     // Remembered before the Event goes out, so a failure to publish it does not ask Patroni again.
     context.healing.keep(&key, seen);
-    if let Some((type_, reason, pod, note)) = event {
+    if let Some(((type_, reason, note), pod)) = event {
+        match type_ {
+            EventType::Normal => tracing::info!(cluster = %cluster.name_any(), %note, "healing"),
+            EventType::Warning => tracing::warn!(cluster = %cluster.name_any(), %note, "healing"),
+        }
         let about = ("Pod", "v1", pod.as_str());
         events::publish_about(context, cluster, type_, reason, about, note).await?;
     }
     Ok(again)
+}
+
+/// What came of a member that needed reinitializing; each carries its Event's note.
+enum Outcome {
+    /// Patroni was asked to reinitialize it.
+    Asked(String),
+    /// The operator does not reinitialize members of this cluster; the user is told.
+    Told(String),
+    /// Patroni could not be asked, or refused.
+    Failed(String),
+}
+
+impl Outcome {
+    /// How soon to look again.
+    fn again(&self) -> Option<Duration> {
+        match self {
+            Outcome::Asked(_) => None,
+            Outcome::Told(_) => Some(healing::BACKOFF),
+            Outcome::Failed(_) => Some(healing::GRACE),
+        }
+    }
+
+    /// The Event's type, reason and note.
+    fn event(self) -> (EventType, &'static str, String) {
+        match self {
+            Outcome::Asked(note) => (EventType::Normal, "InstanceReinitializing", note),
+            Outcome::Told(note) => (EventType::Warning, "InstanceNeedsReinitialize", note),
+            Outcome::Failed(note) => (EventType::Warning, "InstanceReinitializeFailed", note),
+        }
+    }
+}
+
+/// Asks Patroni (through `api`, the member's REST API when its pod has an address) to reinitialize `pod`,
+/// unhealthy because `why`; for a cluster the operator does not reinitialize, only says that it needs it.
+async fn reinitialize(
+    cluster: &PostgresCluster,
+    api: Option<patroni_api::Member>,
+    pod: &str,
+    why: &str,
+) -> Outcome {
+    if !healing::reinitializes(cluster) {
+        return Outcome::Told(format!(
+            "{pod} needs to be reinitialized: {why}. Without a pgBackRest repository Patroni would delete \
+             its data directory and copy the leader's, so the operator leaves that to you: patronictl reinit"
+        ));
+    }
+    let answer = match api {
+        Some(api) => api.reinitialize().await.map_err(|e| e.to_string()),
+        None => Err("the pod has no address".to_string()),
+    };
+    match answer {
+        Ok(answer) => Outcome::Asked(format!(
+            "reinitializing {pod}: {why}; it is restored by {} and rejoins as a replica ({answer})",
+            method(cluster)
+        )),
+        Err(error) => Outcome::Failed(format!("cannot reinitialize {pod} ({why}): {error}")),
+    }
 }
 
 /// Whether the cluster's data is initialized: `PostgresDataInitialized` (fresh from this reconcile, else as
