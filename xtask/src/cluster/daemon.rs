@@ -343,3 +343,42 @@ pub fn log_tail(path: &std::path::Path) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(25)..].join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    /// The descriptors `/proc/self/fd` lists in a child spawned with or without the daemons' `pre_exec`.
+    fn inherited(close: bool) -> Vec<String> {
+        let mut command = Command::new("ls");
+        command.arg("/proc/self/fd");
+        if close {
+            // SAFETY: as in `ensure_started`.
+            unsafe { command.pre_exec(close_inherited_on_exec) };
+        }
+        let output = command.output().expect("ls runs");
+        String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_daemon_keeps_no_inherited_descriptor() {
+        // A descriptor without close-on-exec, as `flock` passes its lock down.
+        // A high number, apart from what `ls` opens itself.
+        let file = std::fs::File::open("/proc/self/stat").expect("a file");
+        let fd = 200;
+        // SAFETY: dup2 onto a number nothing else in this test uses (a copy has no close-on-exec); closed below.
+        assert_eq!(unsafe { libc::dup2(file.as_raw_fd(), fd) }, fd);
+        assert!(
+            inherited(false).contains(&fd.to_string()),
+            "the test's premise"
+        );
+        let closed = !inherited(true).contains(&fd.to_string());
+        // SAFETY: the copy made above.
+        unsafe { libc::close(fd) };
+        assert!(closed, "the daemon does not get it");
+    }
+}
