@@ -209,17 +209,8 @@ impl Daemon {
             .stderr(log)
             // Its own process group: a Ctrl-C in the terminal of `cargo xtask cluster up` does not reach it.
             .process_group(0);
-        // Descriptors the caller inherited (a `flock` on the test bed's lock file, say) must not outlive it in
-        // a daemon: the lock would stay held for as long as the cluster runs.
-        // SAFETY: the closure only calls `fcntl`, which is async-signal-safe, between fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                for fd in 3..1024 {
-                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-                }
-                Ok(())
-            });
-        }
+        // SAFETY: only async-signal-safe calls (close_range, fcntl) between fork and exec.
+        unsafe { command.pre_exec(close_inherited_on_exec) };
         let child = command
             .spawn()
             .with_context(|| format!("cannot start {}", self.program.display()))?;
@@ -304,6 +295,31 @@ impl Daemon {
     }
 }
 
+/// Marks every descriptor above standard error close-on-exec, so a daemon keeps none of what `cargo xtask`
+/// inherited. The cluster's lock is one: `flock /tmp/tusk-cluster.lock cargo xtask cluster up` passes its
+/// locked descriptor down, and a daemon that kept it would hold the lock for as long as it runs, so every
+/// later `flock` would wait forever.
+fn close_inherited_on_exec() -> std::io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range only changes descriptor flags.
+    let marked = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if marked != 0 {
+        // Kernels before 5.11: one descriptor at a time.
+        for fd in 3..1024 {
+            // SAFETY: F_SETFD on a descriptor that may not exist fails harmlessly.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+    Ok(())
+}
+
 fn signal(pid: u32, signal: &str) {
     let _ = Command::new("kill")
         .arg(format!("-{signal}"))
@@ -326,4 +342,43 @@ pub fn log_tail(path: &std::path::Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(25)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    /// The descriptors `/proc/self/fd` lists in a child spawned with or without the daemons' `pre_exec`.
+    fn inherited(close: bool) -> Vec<String> {
+        let mut command = Command::new("ls");
+        command.arg("/proc/self/fd");
+        if close {
+            // SAFETY: as in `ensure_started`.
+            unsafe { command.pre_exec(close_inherited_on_exec) };
+        }
+        let output = command.output().expect("ls runs");
+        String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_daemon_keeps_no_inherited_descriptor() {
+        // A descriptor without close-on-exec, as `flock` passes its lock down.
+        // A high number, apart from what `ls` opens itself.
+        let file = std::fs::File::open("/proc/self/stat").expect("a file");
+        let fd = 200;
+        // SAFETY: dup2 onto a number nothing else in this test uses (a copy has no close-on-exec); closed below.
+        assert_eq!(unsafe { libc::dup2(file.as_raw_fd(), fd) }, fd);
+        assert!(
+            inherited(false).contains(&fd.to_string()),
+            "the test's premise"
+        );
+        let closed = !inherited(true).contains(&fd.to_string());
+        // SAFETY: the copy made above.
+        unsafe { libc::close(fd) };
+        assert!(closed, "the daemon does not get it");
+    }
 }

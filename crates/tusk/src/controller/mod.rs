@@ -10,6 +10,7 @@ mod client_tls;
 mod data_initialized;
 mod delete;
 mod events;
+mod healing;
 mod in_place_restore;
 mod init_sql;
 mod jobs;
@@ -64,6 +65,8 @@ pub struct Context {
     pub images: Images,
     /// Metrics and readiness of the operator process (`/metrics`, `/readyz`).
     pub telemetry: Arc<Telemetry>,
+    /// Since when each cluster's unhealthy members have been seen (`healing`).
+    pub healing: healing::Memory,
 }
 
 /// Runs the controller until the process is asked to stop (SIGINT or SIGTERM): over every namespace, or over
@@ -170,6 +173,7 @@ async fn drive(
                 images: Images::from_environment(std::env::vars()),
                 client,
                 telemetry: telemetry.clone(),
+                healing: healing::Memory::default(),
             }),
         )
         .for_each(|result| async move {

@@ -1,5 +1,5 @@
-//! Patroni's REST API, the operator's handle on a running cluster: switchover, restart and the dynamic
-//! configuration. HTTPS to the member pod's address, the server verified as `<pod>.<c>-pods.<ns>.svc` (a name
+//! Patroni's REST API, the operator's handle on a running cluster: switchover, restart, reinitialize and the
+//! dynamic configuration. HTTPS to the member pod's address, the server verified as `<pod>.<c>-pods.<ns>.svc` (a name
 //! of the instance certificate) against the namespace's root CA; Patroni accepts the operator's requests
 //! because `verify_client: optional` asks a client certificate from that root for every change.
 
@@ -77,6 +77,14 @@ impl Member {
     pub async fn restart(&self) -> Result<String, Error> {
         self.call(Method::POST, "/restart", Some(&serde_json::json!({})))
             .await
+    }
+
+    /// Rebuilds this member's data with its first working replica-creation method (for a cluster with a
+    /// repository, pgBackRest's delta restore over the data it has). `force` cancels what Patroni is busy
+    /// with, such as trying to start PostgreSQL again. Patroni refuses on the leader, and when there is none.
+    pub async fn reinitialize(&self) -> Result<String, Error> {
+        let body = serde_json::json!({ "force": true });
+        self.call(Method::POST, "/reinitialize", Some(&body)).await
     }
 
     /// The cluster's dynamic configuration as Patroni keeps it.

@@ -6,6 +6,7 @@ use super::archiving;
 use super::backups;
 use super::certificates;
 use super::client_tls;
+use super::healing;
 use super::in_place_restore;
 use super::observe::observe;
 use super::prune::prune;
@@ -267,9 +268,17 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
             .and_then(|status| status.pgbackrest.as_ref())
             .and_then(|pgbackrest| pgbackrest.wal_archiving.clone()),
     };
-    let rolling = match operator_tls(&objects) {
+    let tls = operator_tls(&objects);
+    let rolling = match tls.clone() {
         Some(tls) => rollout::roll(context, &cluster, &observation, &plan, tls).await?,
         None => false,
+    };
+    let healing = match tls {
+        Some(tls) => {
+            let initialized = restore.condition.as_ref().or(adoption.condition.as_ref());
+            healing::heal(context, &cluster, &observation, initialized, tls).await?
+        }
+        None => None,
     };
 
     let leader: Api<Service> = Api::namespaced(context.client.clone(), &namespace);
@@ -367,6 +376,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     let mut next = if users.done { RESYNC } else { USERS_RETRY };
     next = init_sql.again.map_or(next, |again| next.min(again));
     next = restore.again.map_or(next, |again| next.min(again));
+    next = healing.map_or(next, |again| next.min(again));
     next = in_place.again.map_or(next, |again| next.min(again));
     next = adoption.again.map_or(next, |again| next.min(again));
     if rolling {

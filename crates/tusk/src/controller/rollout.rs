@@ -139,7 +139,7 @@ fn members(observation: &Observation, plan: &Plan) -> Option<Vec<Member>> {
 }
 
 /// Patroni's REST API in `pod`, when the pod has an address.
-fn patroni_member(
+pub(super) fn patroni_member(
     cluster: &PostgresCluster,
     observation: &Observation,
     pod: &str,

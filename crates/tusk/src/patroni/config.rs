@@ -122,6 +122,12 @@ pub fn instance_file(cluster: &PostgresCluster, instance: &str, has_wal_volume: 
 /// `standby.repoName`) with `--delta`, keeping what it has (`keep_data`), and then replays WAL from the archive
 /// and the primary, instead of copying the whole database from the primary. Patroni falls back to
 /// `pg_basebackup` when it fails (no backup yet, say). The command holds no user input.
+///
+/// pgBackRest refuses to restore over a data directory with a `postmaster.pid`, and a PostgreSQL that was
+/// killed, or crashed and could not start again (the members Patroni reinitializes), leaves one behind:
+/// Patroni would then delete the data directory and copy it all with `pg_basebackup`. Patroni stops
+/// PostgreSQL before it creates a replica, so the file is removed when the process it names is not a running
+/// `postgres` of this pod (checked by its `comm`, as PIDs are reused after the container restarts).
 fn pgbackrest_replica_method(cluster: &PostgresCluster, has_wal_volume: bool) -> Option<Value> {
     let repo = match &cluster.spec.standby {
         Some(standby) if standby.enabled => standby.repo_name.clone(),
@@ -144,12 +150,25 @@ fn pgbackrest_replica_method(cluster: &PostgresCluster, has_wal_volume: bool) ->
     // `no_leader` (Patroni 3; `no_master` before): the method works without a running leader, which a standby
     // leader never has; Patroni skips other methods then.
     Some(json!({
-        "command": format!("sh -c 'install -d -m 0700 {data} && exec {restore}'"),
+        "command": format!(
+            "sh -c 'install -d -m 0700 {data} && {{ {} }} && exec {restore}'",
+            remove_stale_pid_file(&data)
+        ),
         "keep_data": true,
         "no_params": true,
         "no_leader": true,
         "no_master": true,
     }))
+}
+
+/// Shell (to go inside single quotes) that removes `<data>/postmaster.pid` unless the process it names is a
+/// running `postgres`.
+fn remove_stale_pid_file(data: &str) -> String {
+    let pid_file = format!("{data}/postmaster.pid");
+    format!(
+        "pid=$(head -n 1 {pid_file} 2>/dev/null); [ -z \"$pid\" ] || \
+         grep -qx postgres /proc/$pid/comm 2>/dev/null || rm -f {pid_file};"
+    )
 }
 
 /// What Patroni runs once, after `initdb` or a restore, as the superuser: it makes the role the operator logs
@@ -316,7 +335,9 @@ spec:
         );
         assert_eq!(
             config["postgresql"]["pgbackrest"]["command"],
-            "sh -c 'install -d -m 0700 /pgdata/pg15 && exec pgbackrest restore --stanza=db --repo=1 \
+            "sh -c 'install -d -m 0700 /pgdata/pg15 && { pid=$(head -n 1 /pgdata/pg15/postmaster.pid \
+             2>/dev/null); [ -z \"$pid\" ] || grep -qx postgres /proc/$pid/comm 2>/dev/null || \
+             rm -f /pgdata/pg15/postmaster.pid; } && exec pgbackrest restore --stanza=db --repo=1 \
              --delta --type=standby --log-level-console=info --log-level-file=off \
              --link-map=pg_wal=/pgwal/pg15_wal'"
         );
@@ -327,5 +348,42 @@ spec:
             without_wal["bootstrap"]["initdb"].as_array().map(Vec::len),
             Some(2)
         );
+    }
+
+    #[test]
+    fn a_stale_pid_file_goes_but_a_running_postgres_keeps_it() {
+        let dir = std::env::temp_dir().join(format!("tusk-pid-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a directory");
+        let data = dir.to_str().expect("UTF-8");
+        let pid_file = dir.join("postmaster.pid");
+        let run = || {
+            let status = std::process::Command::new("sh")
+                .args(["-c", &remove_stale_pid_file(data)])
+                .status()
+                .expect("sh runs");
+            assert!(status.success());
+        };
+        // No file: nothing to do.
+        run();
+        // A PID that is not a postgres (this test) or not running: stale.
+        for pid in [std::process::id(), u32::MAX / 2] {
+            std::fs::write(&pid_file, format!("{pid}\n{data}\n")).expect("pid file");
+            run();
+            assert!(!pid_file.exists(), "the stale file of {pid} is removed");
+        }
+        // A running process named postgres keeps it.
+        let postgres = dir.join("postgres");
+        std::fs::copy("/bin/sleep", &postgres).expect("a copy of sleep named postgres");
+        let mut running = std::process::Command::new(&postgres)
+            .arg("30")
+            .spawn()
+            .expect("it runs");
+        std::fs::write(&pid_file, format!("{}\n", running.id())).expect("pid file");
+        run();
+        let kept = pid_file.exists();
+        let _ = running.kill();
+        let _ = running.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(kept, "the file of a running postgres stays");
     }
 }

@@ -16,6 +16,8 @@ pub struct Status {
     pub state: Option<String>,
     /// Whether a changed parameter waits for a restart.
     pub pending_restart: bool,
+    /// The member's role (`master`/`primary`, `replica`, `standby_leader`, ...), when reported.
+    pub role: Option<String>,
 }
 
 /// The status Patroni reported on `pod` (empty when there is none or it does not parse).
@@ -38,6 +40,10 @@ pub fn status(pod: &Pod) -> Status {
             .get("pending_restart")
             .and_then(|p| p.as_bool())
             .unwrap_or(false),
+        role: value
+            .get("role")
+            .and_then(|r| r.as_str())
+            .map(str::to_string),
     }
 }
 
@@ -46,16 +52,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_state_and_pending_restart() {
+    fn reads_state_role_and_pending_restart() {
         let pod: Pod = serde_json::from_value(serde_json::json!({
-            "metadata": {"annotations": {"status": r#"{"state":"running","pending_restart":true,"xlog_location":5}"#}},
+            "metadata": {"annotations": {"status": r#"{"state":"running","role":"replica","pending_restart":true,"xlog_location":5}"#}},
         }))
         .expect("pod");
         assert_eq!(
             status(&pod),
             Status {
                 state: Some("running".into()),
-                pending_restart: true
+                pending_restart: true,
+                role: Some("replica".into()),
             }
         );
         assert_eq!(status(&Pod::default()), Status::default());
