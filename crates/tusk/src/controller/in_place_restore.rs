@@ -159,8 +159,8 @@ pub async fn reconcile(
         ),
         Step::ForgetPatroni => {
             let endpoints: Api<Endpoints> = Api::namespaced(context.client.clone(), &namespace);
-            for name in &observation.patroni_endpoints {
-                delete::object(&endpoints, name).await?;
+            for found in &observation.patroni_endpoints {
+                delete::object(&endpoints, &found.name_any()).await?;
             }
             under_way(
                 "RemovingPatroniState",

@@ -35,9 +35,8 @@ pub struct Observation {
     /// Whether Patroni has initialized the cluster (the `initialize` annotation of the `<c>-ha-config`
     /// Endpoints: the system identifier).
     pub patroni_initialized: bool,
-    /// The names of Patroni's DCS Endpoints (`<c>-ha`, `<c>-ha-config`...: labelled with the cluster and
-    /// Patroni's scope).
-    pub patroni_endpoints: Vec<String>,
+    /// Patroni's DCS Endpoints (`<c>-ha`, `<c>-ha-config`...: labelled with the cluster and Patroni's scope).
+    pub patroni_endpoints: Vec<Endpoints>,
 }
 
 impl Observation {
@@ -198,10 +197,7 @@ pub async fn observe(
         jobs,
         patroni_configuration,
         patroni_initialized,
-        patroni_endpoints: patroni_endpoints
-            .iter()
-            .map(ResourceExt::name_any)
-            .collect(),
+        patroni_endpoints,
     })
 }
 

@@ -9,7 +9,9 @@ use super::client_tls;
 use super::healing;
 use super::in_place_restore;
 use super::observe::observe;
+use super::patroni_dcs;
 use super::prune::prune;
+use super::refuse;
 use super::restore;
 use super::retire::retire;
 use super::rollout;
@@ -18,19 +20,17 @@ use super::{Context, FIELD_MANAGER, events, status};
 use super::{init_sql, users};
 use crate::instances::plan;
 use crate::{build, naming, services};
-use k8s_openapi::api::core::v1::{Endpoints, ObjectReference, Service};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::core::DeserializeGuard;
-use kube::core::error_boundary::InvalidObject;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
-use kube::{Api, Resource, ResourceExt};
+use kube::runtime::events::EventType;
+use kube::{Api, ResourceExt};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tusk_api::PostgresCluster;
-use tusk_api::status::Condition;
 
 /// How often a cluster is reconciled when nothing changes, to catch missed events.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -62,62 +62,8 @@ pub async fn reconcile(
 ) -> Result<Action, Error> {
     match &guard.0 {
         Ok(cluster) => reconcile_cluster(cluster, &context).await,
-        Err(unreadable) => report_unreadable(unreadable, &context).await,
+        Err(unreadable) => refuse::report_unreadable(unreadable, &context).await,
     }
-}
-
-/// Reports a cluster Tusk cannot read (a field it does not know, written under another CRD) and waits for a
-/// change: nothing is applied for it.
-async fn report_unreadable(unreadable: &InvalidObject, context: &Context) -> Result<Action, Error> {
-    let metadata = &unreadable.metadata;
-    let name = metadata.name.clone().unwrap_or_default();
-    let namespace = metadata
-        .namespace
-        .clone()
-        .ok_or_else(|| Error::NoNamespace(name.clone()))?;
-    tracing::warn!(cluster = %name, %namespace, error = %unreadable.error, "cannot read the cluster; nothing applied");
-    let message = format!(
-        "nothing is applied until the spec is fixed: Tusk cannot read it: {}",
-        unreadable.error
-    );
-    let reference = ObjectReference {
-        api_version: Some(PostgresCluster::api_version(&()).into_owned()),
-        kind: Some(PostgresCluster::kind(&()).into_owned()),
-        name: Some(name.clone()),
-        namespace: Some(namespace.clone()),
-        uid: metadata.uid.clone(),
-        ..ObjectReference::default()
-    };
-    let event = Event {
-        type_: EventType::Warning,
-        reason: "InvalidSpec".into(),
-        note: Some(message.clone()),
-        action: "Validate".into(),
-        secondary: None,
-    };
-    context.recorder.publish(&event, &reference).await?;
-    let condition = tusk_api::status::Condition {
-        type_: status::SPEC_VALID.into(),
-        status: tusk_api::status::ConditionStatus::False,
-        observed_generation: metadata.generation,
-        last_transition_time: Time(Timestamp::now()),
-        reason: "UnreadableSpec".into(),
-        message,
-    };
-    let clusters: Api<PostgresCluster> = Api::namespaced(context.client.clone(), &namespace);
-    let patch = serde_json::json!({
-        "apiVersion": PostgresCluster::api_version(&()),
-        "kind": PostgresCluster::kind(&()),
-        "status": {"observedGeneration": metadata.generation, "conditions": [condition]},
-    });
-    clusters
-        .patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(patch),
-        )
-        .await?;
-    Ok(Action::await_change())
 }
 
 async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Result<Action, Error> {
@@ -129,7 +75,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     let violations = crate::validate::validate(&cluster);
     let valid = status::spec_valid(&cluster, &violations, Time(Timestamp::now()));
     if !violations.is_empty() {
-        refuse(context, &cluster, valid, "InvalidSpec").await?;
+        refuse::refuse(context, &cluster, valid, "InvalidSpec").await?;
         tracing::warn!(cluster = %name, namespace = %namespace, "invalid spec; nothing applied");
         return Ok(Action::await_change());
     }
@@ -165,7 +111,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
                 &error.to_string(),
                 Time(Timestamp::now()),
             );
-            refuse(context, &cluster, invalid, error.reason()).await?;
+            refuse::refuse(context, &cluster, invalid, error.reason()).await?;
             tracing::warn!(cluster = %name, %namespace, %error, "cannot build the cluster; nothing applied");
             // What is wrong is outside the spec (a Secret the operator does not watch): look again soon.
             return Ok(Action::requeue(RECHECK));
@@ -182,7 +128,8 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     apply_all(&context.client, &objects.services).await?;
     apply_all(&context.client, &objects.config_maps).await?;
     apply_all(&context.client, &objects.volumes).await?;
-    forget_earlier_patroni(&context.client, &cluster).await?;
+    patroni_dcs::forget_earlier_patroni(&context.client, &cluster, &observation.patroni_endpoints)
+        .await?;
     let restore = restore::reconcile(
         context,
         &cluster,
@@ -385,55 +332,6 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     Ok(Action::requeue(next.min(until_renewal).max(RETRY)))
 }
 
-/// Deletes the Patroni DCS Endpoints (`<c>-ha`, `<c>-ha-config`: labelled with the cluster and Patroni's scope)
-/// that are not younger than the cluster itself: they belong to an earlier cluster of the same name. Patroni makes
-/// them and they are not owned by the cluster; when a cluster is deleted, its still-running Patroni can write
-/// them again after Kubernetes removed them, and a new cluster of the same name then finds the old
-/// `initialize` system identifier and leader and never bootstraps (its pod logs `waiting for leader to
-/// bootstrap` or `failed to bootstrap from leader '<old pod>'` forever). The cluster's own Patroni can only
-/// have made them after the cluster existed, so those are kept.
-async fn forget_earlier_patroni(
-    client: &kube::Client,
-    cluster: &PostgresCluster,
-) -> Result<(), Error> {
-    let Some(born) = cluster.metadata.creation_timestamp.as_ref() else {
-        return Ok(());
-    };
-    let name = cluster.name_any();
-    let mut selector = naming::labels::cluster(&name);
-    selector.insert(
-        naming::labels::PATRONI.into(),
-        naming::names::patroni_scope(&name),
-    );
-    let endpoints: Api<Endpoints> =
-        Api::namespaced(client.clone(), &cluster.namespace().unwrap_or_default());
-    let found = endpoints
-        .list(&kube::api::ListParams::default().labels(&naming::labels::selector(&selector)))
-        .await?;
-    for stale in found.items.iter().filter(|e| {
-        e.metadata
-            .creation_timestamp
-            .as_ref()
-            // Creation times have whole seconds; the cluster's own Patroni starts seconds after the cluster.
-            .is_some_and(|made| made.0 <= born.0)
-    }) {
-        tracing::info!(cluster = %name, endpoints = %stale.name_any(), "deleting an earlier cluster's Patroni Endpoints");
-        let precondition = kube::api::DeleteParams {
-            preconditions: Some(kube::api::Preconditions {
-                uid: stale.metadata.uid.clone(),
-                resource_version: None,
-            }),
-            ..kube::api::DeleteParams::default()
-        };
-        match endpoints.delete(&stale.name_any(), &precondition).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => {}
-            Err(error) => return Err(error.into()),
-        }
-    }
-    Ok(())
-}
-
 /// The operator's TLS client identity for this cluster's pods, from the namespace's root CA (`None` while the
 /// root cannot sign).
 fn operator_tls(objects: &build::Objects) -> Option<Arc<rustls::ClientConfig>> {
@@ -444,37 +342,6 @@ fn operator_tls(objects: &build::Objects) -> Option<Arc<rustls::ClientConfig>> {
             |error| tracing::warn!(%error, "cannot make the operator's client certificate"),
         )
         .ok()
-}
-
-/// Writes `condition` (why nothing is applied) to the cluster's status, with a Warning Event of `reason` when
-/// the condition is news.
-async fn refuse(
-    context: &Context,
-    cluster: &PostgresCluster,
-    condition: Condition,
-    reason: &str,
-) -> Result<(), Error> {
-    if status::is_news(cluster, &condition) {
-        let note = condition.message.clone();
-        events::publish(context, cluster, EventType::Warning, reason, note).await?;
-    }
-    let name = cluster.name_any();
-    let clusters: Api<PostgresCluster> = Api::namespaced(
-        context.client.clone(),
-        &cluster.namespace().unwrap_or_default(),
-    );
-    clusters
-        .patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(status::patch(
-                cluster,
-                &[condition],
-                status::Observed::default(),
-            )),
-        )
-        .await?;
-    Ok(())
 }
 
 /// Retries a failed reconcile after a pause; other clusters carry on meanwhile.
