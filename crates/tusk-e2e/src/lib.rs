@@ -326,6 +326,59 @@ impl Namespace {
         Ok(Namespace(name.to_string()))
     }
 
+    /// Prints what a failed test leaves for its reader (a CI run keeps only its output): the pods, the last
+    /// events, the operator's last lines about the namespace and the end of every container's log, also of a
+    /// container's previous run.
+    fn report(&self) {
+        let ns = self.0.as_str();
+        let show = |title: &str, args: &[&str]| match kubectl(args) {
+            Ok(text) if !text.trim().is_empty() => {
+                eprintln!("e2e: --- {title} ---\n{}", text.trim_end())
+            }
+            Ok(_) => {}
+            Err(error) => eprintln!("e2e: --- {title}: {error:#}"),
+        };
+        show("pods", &["-n", ns, "get", "pods", "-o", "wide"]);
+        if let Ok(events) = kubectl(&["-n", ns, "get", "events", "--sort-by=.lastTimestamp"]) {
+            let lines: Vec<&str> = events.lines().collect();
+            let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+            eprintln!("e2e: --- last events ---\n{tail}");
+        }
+        let operator = [
+            "-n",
+            OPERATOR_NAMESPACE,
+            "logs",
+            "deployment/tusk-operator",
+            "--tail=2000",
+        ];
+        if let Ok(log) = kubectl(&operator) {
+            let ours: Vec<&str> = log.lines().filter(|line| line.contains(ns)).collect();
+            let tail = ours[ours.len().saturating_sub(30)..].join("\n");
+            eprintln!("e2e: --- the operator's last lines about {ns} ---\n{tail}");
+        }
+        let pods = kubectl(&["-n", ns, "get", "pods", "-o", "name"]).unwrap_or_default();
+        for pod in pods.lines() {
+            let logs = [
+                "-n",
+                ns,
+                "logs",
+                pod,
+                "--all-containers",
+                "--prefix",
+                "--tail=25",
+            ];
+            show(&format!("{pod} logs"), &logs);
+            let mut previous = logs.to_vec();
+            previous.push("--previous");
+            if let Ok(text) = kubectl(&previous) {
+                eprintln!(
+                    "e2e: --- {pod} logs of the previous run ---\n{}",
+                    text.trim_end()
+                );
+            }
+        }
+    }
+
     /// Applies `manifest` in this namespace (server-side).
     pub fn apply(&self, manifest: &str) -> Result<String> {
         kubectl_with(
@@ -338,6 +391,7 @@ impl Namespace {
 impl Drop for Namespace {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            self.report();
             eprintln!(
                 "e2e: namespace {} kept for debugging (kubectl -n {} get all,secrets,endpoints)",
                 self.0, self.0

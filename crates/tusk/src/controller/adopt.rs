@@ -78,13 +78,17 @@ impl Adoption {
 }
 
 /// Adopts the data volume of `cluster` while its data is not initialized: the claim goes into `volumes` (the
-/// observed claims the build reads) labelled as the startup instance's, and the move Job is run.
+/// observed claims the build reads) labelled as the startup instance's, and the move Job is run. `initialized`:
+/// Patroni has bootstrapped the cluster; `move_job_seen`: the move Job was observed. The Job is deleted once
+/// the condition is read back, so that a reconcile of a cluster read before the status write never runs it
+/// again.
 pub async fn reconcile(
     context: &Context,
     cluster: &PostgresCluster,
     plan: &Plan,
     volumes: &mut Existing,
     initialized: bool,
+    move_job_seen: bool,
 ) -> Result<Adoption, kube::Error> {
     let Some(volume) = adopt::pg_data_volume(cluster) else {
         return Ok(Adoption::default());
@@ -93,7 +97,9 @@ pub async fn reconcile(
     let namespace = cluster.namespace().unwrap_or_default();
     let jobs_api: Api<Job> = Api::namespaced(context.client.clone(), &namespace);
     if data_initialized::recorded(cluster) || initialized {
-        delete::object(&jobs_api, &names::move_pgdata_job(&name)).await?;
+        if data_initialized::recorded(cluster) && move_job_seen {
+            delete::object(&jobs_api, &names::move_pgdata_job(&name)).await?;
+        }
         let message = format!(
             "Patroni bootstrapped the cluster from the adopted volume {}",
             volume.pvc_name

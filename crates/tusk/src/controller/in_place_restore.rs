@@ -9,7 +9,7 @@ use super::{Context, delete, events, restore, status};
 use crate::instances::plan::Plan;
 use crate::naming::{annotations, labels, names};
 use crate::pgbackrest::in_place::{self, JobSeen, Request, Seen, Step};
-use crate::pgbackrest::restore::{IN_PLACE_OPTIONS_FIELD, hold, startup_instance};
+use crate::pgbackrest::restore::{hold, startup_instance};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Endpoints;
@@ -182,16 +182,7 @@ pub async fn reconcile(
                 .unwrap_or_default();
             let source = restore_spec.as_data_source(&cluster.name_any());
             let claims = restore::claims(cluster, observation, plan, &instance);
-            match restore::wanted_job(
-                context,
-                cluster,
-                &source,
-                IN_PLACE_OPTIONS_FIELD,
-                &instance,
-                &claims,
-            )
-            .await?
-            {
+            match restore::wanted_job(context, cluster, &source, true, &instance, &claims).await? {
                 Ok(mut wanted) => {
                     wanted
                         .meta_mut()

@@ -32,8 +32,9 @@ pub struct Observation {
     /// Patroni's dynamic configuration as it keeps it in its DCS (the `config` annotation of the
     /// `<c>-ha-config` Endpoints), once Patroni wrote it.
     pub patroni_configuration: Option<serde_json::Value>,
-    /// Whether Patroni has initialized the cluster (the `initialize` annotation of the `<c>-ha-config`
-    /// Endpoints: the system identifier).
+    /// Whether Patroni has initialized the cluster: the `initialize` annotation of the `<c>-ha-config`
+    /// Endpoints holds the system identifier. While Patroni bootstraps it is empty (a lock Patroni removes again
+    /// when the bootstrap fails), which is not initialized.
     pub patroni_initialized: bool,
     /// Patroni's DCS Endpoints (`<c>-ha`, `<c>-ha-config`...: labelled with the cluster and Patroni's scope).
     pub patroni_endpoints: Vec<Endpoints>,
@@ -152,8 +153,9 @@ pub async fn observe(
     let patroni_configuration = config
         .and_then(|found| found.get(annotations::PATRONI_DYNAMIC_CONFIGURATION))
         .and_then(|text| serde_json::from_str(text).ok());
-    let patroni_initialized =
-        config.is_some_and(|found| found.contains_key(annotations::PATRONI_INITIALIZE));
+    let patroni_initialized = config
+        .and_then(|found| found.get(annotations::PATRONI_INITIALIZE))
+        .is_some_and(|sysid| !sysid.is_empty());
     let leaders: Vec<String> = instance_pods
         .iter()
         .filter(|pod| {

@@ -83,12 +83,18 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     let mut observation = observe(&context.client, &namespace, &cluster).await?;
     let plan = plan::plan(&cluster, &observation.instances, &mut plan::random_suffix);
     let initialized = observation.patroni_initialized;
+    let move_job = crate::naming::names::move_pgdata_job(&name);
+    let move_job_seen = observation
+        .jobs
+        .iter()
+        .any(|job| job.name_any() == move_job);
     let adoption = adopt::reconcile(
         context,
         &cluster,
         &plan,
         &mut observation.volumes,
         initialized,
+        move_job_seen,
     )
     .await?;
     let built = build::objects(

@@ -4,9 +4,10 @@
 //! and reports each step in the condition `PostgresDataInitialized` (PGO's) with an Event when it changes.
 //!
 //! The restore runs only while the cluster's data is not initialized: once Patroni has bootstrapped the
-//! cluster (the `initialize` annotation of its `<c>-ha-config` Endpoints) the condition turns True, stays True,
-//! and the Job, its configuration and its certificate are deleted. A failed Job is reported with its last
-//! words and tried again after [`RETRY_FAILED`], or at once when the spec changes what it would do.
+//! cluster (the system identifier in the `initialize` annotation of its `<c>-ha-config` Endpoints) the
+//! condition turns True and stays True; once a reconcile reads it back, the Job, its configuration and its
+//! certificate are deleted. A failed Job is reported with its last words and tried again after
+//! [`RETRY_FAILED`], or at once when the spec changes what it would do.
 
 use super::apply::apply_all;
 use super::jobs::{self, JobState};
@@ -15,7 +16,7 @@ use super::{Context, data_initialized, delete};
 use crate::instances::plan::Plan;
 use crate::instances::volumes;
 use crate::naming::{annotations, labels, names};
-use crate::pgbackrest::restore::{self, OPTIONS_FIELD, Source};
+use crate::pgbackrest::restore::{self, IN_PLACE_OPTIONS_FIELD, OPTIONS_FIELD, Source};
 use crate::pki::leaf::{self, Subject};
 use crate::pki::root::Root;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -62,21 +63,6 @@ pub async fn reconcile(
     };
     let name = cluster.name_any();
     let namespace = cluster.namespace().unwrap_or_default();
-    if data_initialized::recorded(cluster) {
-        let message = "the data was restored from the backup and Patroni bootstrapped the cluster";
-        return Ok(Outcome {
-            condition: Some(report(context, cluster, true, "Initialized", message.into()).await?),
-            again: None,
-        });
-    }
-    if observation.patroni_initialized {
-        clean_up(context, &namespace, &name).await?;
-        let message = "the data was restored from the backup and Patroni bootstrapped the cluster";
-        return Ok(Outcome {
-            condition: Some(report(context, cluster, true, "Initialized", message.into()).await?),
-            again: None,
-        });
-    }
     let jobs: Api<Job> = Api::namespaced(context.client.clone(), &namespace);
     let job_name = names::restore_job(&name);
     let existing = observation
@@ -84,6 +70,18 @@ pub async fn reconcile(
         .iter()
         .find(|job| job.name_any() == job_name)
         .cloned();
+    // The Job goes only once the condition is read back: a reconcile of a cluster read before the status
+    // write (the cache lags) then still finds the succeeded Job, and never restores a second time.
+    if data_initialized::recorded(cluster) || observation.patroni_initialized {
+        if data_initialized::recorded(cluster) && existing.is_some() {
+            clean_up(context, &namespace, &name).await?;
+        }
+        let message = "the data was restored from the backup and Patroni bootstrapped the cluster";
+        return Ok(Outcome {
+            condition: Some(report(context, cluster, true, "Initialized", message.into()).await?),
+            again: None,
+        });
+    }
     let planned: Vec<(&str, &str)> = plan
         .instances
         .iter()
@@ -115,16 +113,15 @@ pub async fn reconcile(
     }
 
     let claims = claims(cluster, observation, plan, &startup);
-    let wanted =
-        match wanted_job(context, cluster, source, OPTIONS_FIELD, &startup, &claims).await? {
-            Ok(job) => job,
-            Err((reason, message)) => {
-                return Ok(Outcome {
-                    condition: Some(report(context, cluster, false, reason, message).await?),
-                    again: Some(RECHECK),
-                });
-            }
-        };
+    let wanted = match wanted_job(context, cluster, source, false, &startup, &claims).await? {
+        Ok(job) => job,
+        Err((reason, message)) => {
+            return Ok(Outcome {
+                condition: Some(report(context, cluster, false, reason, message).await?),
+                again: Some(RECHECK),
+            });
+        }
+    };
     let Some(found) = existing else {
         jobs::create(&jobs, &wanted).await?;
         tracing::info!(cluster = %name, instance = %startup, "restore Job created");
@@ -175,14 +172,15 @@ pub async fn reconcile(
     })
 }
 
-/// The restore Job `cluster` needs to restore `source` into `startup` (the options are the spec field
-/// `options_field`), once its configuration and client certificate are applied; or why it cannot be made (the
-/// condition's reason and message).
+/// The restore Job `cluster` needs to restore `source` into `startup` (`in_place`: over its stopped data, with
+/// the options of `spec.backups.pgbackrest.restore`; otherwise a new cluster's, with those of
+/// `spec.dataSource.postgresCluster`), once its configuration and client certificate are applied; or why it
+/// cannot be made (the condition's reason and message).
 pub(super) async fn wanted_job(
     context: &Context,
     cluster: &PostgresCluster,
     source: &tusk_api::datasource::PostgresClusterDataSource,
-    options_field: &str,
+    in_place: bool,
     startup: &str,
     claims: &Claims,
 ) -> Result<Result<Job, (&'static str, String)>, kube::Error> {
@@ -210,6 +208,11 @@ pub(super) async fn wanted_job(
     let config = match restore::config_file(cluster, from) {
         Ok(config) => config,
         Err(error) => return Ok(Err((error.reason(), error.to_string()))),
+    };
+    let options_field = if in_place {
+        IN_PLACE_OPTIONS_FIELD
+    } else {
+        OPTIONS_FIELD
     };
     let options = match restore::options(source, options_field) {
         Ok(options) => options,
@@ -263,6 +266,7 @@ pub(super) async fn wanted_job(
             data_claim: &claims.data,
             wal_claim: claims.wal_mounted.then_some(claims.wal.as_str()),
             credentials: &credentials,
+            in_place,
         },
     )))
 }
@@ -307,19 +311,20 @@ pub(super) fn claims(
     }
 }
 
-/// Deletes the restore Job, its configuration and its client certificate, where they exist.
+/// Deletes the restore Job's client certificate, its configuration and then the Job, where they exist (a
+/// missing Job means the others are gone too).
 pub(super) async fn clean_up(
     context: &Context,
     namespace: &str,
     cluster: &str,
 ) -> Result<(), kube::Error> {
     let name = names::restore_job(cluster);
-    let jobs: Api<Job> = Api::namespaced(context.client.clone(), namespace);
-    delete::object(&jobs, &name).await?;
     let secrets: Api<Secret> = Api::namespaced(context.client.clone(), namespace);
     delete::object(&secrets, &name).await?;
     let config_maps: Api<ConfigMap> = Api::namespaced(context.client.clone(), namespace);
-    delete::object(&config_maps, &name).await
+    delete::object(&config_maps, &name).await?;
+    let jobs: Api<Job> = Api::namespaced(context.client.clone(), namespace);
+    delete::object(&jobs, &name).await
 }
 
 /// `PostgresDataInitialized` for a restore: its steps are Normal Events, anything else a Warning.

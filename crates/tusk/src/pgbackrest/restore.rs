@@ -458,6 +458,9 @@ pub struct Restore<'a> {
     /// The instance's WAL claim, when it has one: the Job mounts it too, since the data directory's `pg_wal` is
     /// a link into it and pgBackRest restores the WAL there.
     pub wal_claim: Option<&'a str>,
+    /// An in-place restore: the instance's stopped data directory is restored over (with `--delta`). Otherwise
+    /// (a new cluster) the Job refuses to touch a data directory that holds files: Patroni bootstrapped it.
+    pub in_place: bool,
 }
 
 /// The restore Job of `cluster` that does `restore`. The Job carries a digest of everything it does
@@ -472,6 +475,7 @@ pub fn job(cluster: &PostgresCluster, images: &Images, restore: &Restore<'_>) ->
         data_claim,
         wal_claim,
         credentials,
+        in_place,
     } = *restore;
     let name = cluster.name_any();
     let version = cluster.spec.postgres_version;
@@ -483,6 +487,7 @@ pub fn job(cluster: &PostgresCluster, images: &Images, restore: &Restore<'_>) ->
         bootstrap_directory(version),
         postgres::data_directory(version),
         TEMPORARY_PORT.into(),
+        if in_place { "in-place" } else { "new" }.into(),
         "pgbackrest".into(),
         "restore".into(),
         format!("--stanza={STANZA}"),
@@ -880,6 +885,7 @@ pg1-path=/pgdata/pg16_bootstrap
             data_claim: "hippo-instance1-b4dz-pgdata",
             wal_claim: None,
             credentials: &[],
+            in_place: false,
         };
         let job = job(&elephant(), &Images::default(), &restore);
         assert_eq!(
@@ -900,6 +906,7 @@ pg1-path=/pgdata/pg16_bootstrap
                 "/pgdata/pg16_bootstrap",
                 "/pgdata/pg16",
                 "5432",
+                "new",
                 "pgbackrest",
                 "restore",
                 "--stanza=db",
@@ -967,6 +974,7 @@ pg1-path=/pgdata/pg16_bootstrap
                 data_claim: "hippo-instance1-b4dz-pgdata",
                 wal_claim: Some("hippo-instance1-b4dz-pgwal"),
                 credentials: &[],
+                in_place: false,
             },
         );
         let pod = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
@@ -1074,5 +1082,59 @@ pg1-path=/pgdata/pg16_bootstrap
         let mut statefulsets = built.statefulsets.clone();
         hold(&mut statefulsets, Some(&instance));
         assert!(replicas(&statefulsets).iter().all(|(_, n)| *n == 1));
+    }
+}
+
+/// The restore script run by `sh` in a temporary directory, with `touch <marker>` as its `pgbackrest restore`
+/// command line (no PostgreSQL here: the script fails after the restore, which is all these tests look at).
+#[cfg(test)]
+mod script_tests {
+    use super::SCRIPT;
+    use std::path::Path;
+    use std::process::Command;
+
+    fn run(root: &Path, kind: &str) -> bool {
+        let path = |name: &str| root.join(name).to_string_lossy().into_owned();
+        Command::new("sh")
+            .args(["-c", SCRIPT, "pgbackrest-restore"])
+            .args([
+                path("pg16_bootstrap"),
+                path("pg16"),
+                "1".into(),
+                kind.into(),
+            ])
+            .args(["touch".into(), path("restored")])
+            .output()
+            .expect("sh runs");
+        root.join("restored").exists()
+    }
+
+    #[test]
+    fn a_new_cluster_restore_leaves_a_bootstrapped_data_directory_alone() {
+        let root = tempfile::tempdir().expect("temp");
+        std::fs::create_dir(root.path().join("pg16")).expect("data");
+        std::fs::write(root.path().join("pg16/PG_VERSION"), "16\n").expect("file");
+        assert!(!run(root.path(), "new"), "pgBackRest must not run");
+        assert!(root.path().join("pg16/PG_VERSION").exists());
+        assert!(!root.path().join("pg16_bootstrap").exists());
+    }
+
+    #[test]
+    fn a_new_cluster_restore_removes_an_empty_data_directory_and_restores_beside_it() {
+        let root = tempfile::tempdir().expect("temp");
+        std::fs::create_dir(root.path().join("pg16")).expect("data");
+        assert!(run(root.path(), "new"));
+        assert!(!root.path().join("pg16").exists());
+        assert!(root.path().join("pg16_bootstrap").is_dir());
+    }
+
+    #[test]
+    fn an_in_place_restore_restores_over_the_existing_data_directory() {
+        let root = tempfile::tempdir().expect("temp");
+        std::fs::create_dir(root.path().join("pg16")).expect("data");
+        std::fs::write(root.path().join("pg16/PG_VERSION"), "16\n").expect("file");
+        assert!(run(root.path(), "in-place"));
+        assert!(!root.path().join("pg16").exists());
+        assert!(root.path().join("pg16_bootstrap/PG_VERSION").exists());
     }
 }

@@ -1,21 +1,29 @@
 # The restore Job of a cluster bootstrapped from a backup: a new cluster from another cluster's backup
 # (spec.dataSource.postgresCluster), or an in-place restore (spec.backups.pgbackrest.restore).
-# Arguments: the bootstrap directory, the data directory, the port of the temporary PostgreSQL, then the
-# `pgbackrest restore` command line, run as given (never through a shell). Restores into the bootstrap
+# Arguments: the bootstrap directory, the data directory, the port of the temporary PostgreSQL, the kind of
+# restore (`in-place` or `new`), then the `pgbackrest restore` command line, run as given (never through a
+# shell). Restores into the bootstrap
 # directory, replays the WAL to the end of the archive or to the recovery target on a temporary PostgreSQL that
 # only listens on a socket in /tmp and archives nothing, waits for its promotion, and stops it cleanly.
-# Patroni's bootstrap then moves the directory into place. An existing data directory (an in-place restore:
-# every instance is stopped) becomes the bootstrap directory first, so that --delta copies only what differs.
-# A rerun (a pod retried by the Job) restores again with --delta.
+# Patroni's bootstrap then moves the directory into place. In place (every instance is stopped), an existing
+# data directory becomes the bootstrap directory first, so that --delta copies only what differs. For a new
+# cluster a data directory with files means Patroni already bootstrapped this instance: the Job stops rather
+# than take a running cluster's files away. A rerun (a pod retried by the Job) restores again with --delta.
 set -eu
 bootstrap="$1"
 data="$2"
 port="$3"
-shift 3
+kind="$4"
+shift 4
 
-if [ -d "$data" ] && [ ! -d "$bootstrap" ]; then
-  echo "tusk: restoring over the existing data directory $data"
-  mv -- "$data" "$bootstrap"
+if [ "$kind" = in-place ]; then
+  if [ -d "$data" ] && [ ! -d "$bootstrap" ]; then
+    echo "tusk: restoring over the existing data directory $data"
+    mv -- "$data" "$bootstrap"
+  fi
+elif [ -d "$data" ] && ! rmdir -- "$data" 2>/dev/null; then
+  echo "tusk: $data holds a cluster Patroni bootstrapped already; not restoring over it" >&2
+  exit 1
 fi
 # Every instance is stopped: a postmaster.pid left by one that was killed would stop pgBackRest.
 rm -f -- "$bootstrap/postmaster.pid"
