@@ -119,6 +119,19 @@ pub fn wait_for_roles(
     )
 }
 
+/// The Ready leader pod of any `cluster` in `namespace`, if it has one.
+pub fn ready_leader(namespace: &str, cluster: &str) -> Result<Option<String>> {
+    let selector = format!("postgres-operator.crunchydata.com/cluster={cluster},{ROLE}=master");
+    let pods = get_json(namespace, &["pods", "-l", &selector])?;
+    Ok(pods["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|pod| pod_ready(pod))
+        .and_then(|pod| pod["metadata"]["name"].as_str())
+        .map(str::to_string))
+}
+
 /// hippo's `status.<field>` in `namespace`, when it is a string.
 pub fn status_text(namespace: &str, field: &str) -> Option<String> {
     let cluster = get_json(namespace, &["postgrescluster", "hippo"]).ok()?;

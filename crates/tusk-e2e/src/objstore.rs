@@ -108,24 +108,7 @@ impl Store {
     /// hippo's `spec.backups` (YAML indented as a direct child of `spec`, for [`crate::hippo::with_backups`])
     /// with its only repository, `repo1`, in this store of `namespace`.
     pub fn backups(self, namespace: &str) -> String {
-        let global: String = self
-            .global(1, namespace)
-            .iter()
-            .map(|(key, value)| format!("        {key}: \"{value}\"\n"))
-            .collect();
-        format!(
-            "  backups:
-    pgbackrest:
-      image: {POSTGRES_IMAGE}
-      configuration:
-      - secret:
-          name: {CONFIGURATION_SECRET}
-      global:
-{global}      repos:
-      - {}
-",
-            self.repo("repo1", namespace)
-        )
+        backups(namespace, &[(self, 1)], false)
     }
 
     /// The credentials file of repository `number` in this store (`s3.conf`, ...): its name and text.
@@ -326,5 +309,46 @@ spec:
     - {{name: gcs, port: 4443}}
     - {{name: azure, port: 10000}}
 "#
+    )
+}
+
+/// hippo's `spec.backups` (YAML indented as a direct child of `spec`, for [`crate::hippo::with_backups`]) with
+/// a repository in each store of `namespace` given as `(store, repository number)`, after `repo1` on a volume
+/// when `volume_repo1`.
+pub fn backups(namespace: &str, stores: &[(Store, u8)], volume_repo1: bool) -> String {
+    let global: String = stores
+        .iter()
+        .flat_map(|(store, number)| store.global(*number, namespace))
+        .map(|(key, value)| format!("        {key}: \"{value}\"\n"))
+        .collect();
+    let volume = if volume_repo1 {
+        "      - name: repo1
+        volume:
+          volumeClaimSpec:
+            accessModes: [ReadWriteOnce]
+            resources: {requests: {storage: 1Gi}}
+"
+    } else {
+        ""
+    };
+    let cloud: String = stores
+        .iter()
+        .map(|(store, number)| {
+            format!(
+                "      - {}\n",
+                store.repo(&format!("repo{number}"), namespace)
+            )
+        })
+        .collect();
+    format!(
+        "  backups:
+    pgbackrest:
+      image: {POSTGRES_IMAGE}
+      configuration:
+      - secret:
+          name: {CONFIGURATION_SECRET}
+      global:
+{global}      repos:
+{volume}{cloud}"
     )
 }

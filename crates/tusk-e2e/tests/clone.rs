@@ -26,22 +26,6 @@ fn psql(namespace: &str, pod: &str, sql: &str) -> anyhow::Result<String> {
     tusk_e2e::psql_in(namespace, pod, sql)
 }
 
-/// The Ready leader pod of `cluster` in `namespace`, if it has one.
-fn ready_leader(namespace: &str, cluster: &str) -> anyhow::Result<Option<String>> {
-    let selector = format!(
-        "postgres-operator.crunchydata.com/cluster={cluster},{}=master",
-        hippo::ROLE
-    );
-    let pods = get_json(namespace, &["pods", "-l", &selector])?;
-    Ok(pods["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|pod| tusk_e2e::pod_ready(pod))
-        .and_then(|pod| pod["metadata"]["name"].as_str())
-        .map(str::to_string))
-}
-
 /// Waits until `cluster`'s stanza exists (`status.pgbackrest.repos[0].stanzaCreated`).
 fn stanza_created(namespace: &str, cluster: &str) {
     wait_for(
@@ -160,7 +144,7 @@ fn watch_restores(clusters: &[(&str, &str)], applied: Instant) -> Vec<Restore> {
                         restore.restored = Some(applied.elapsed());
                     }
                 }
-                if let Some(pod) = ready_leader(namespace, cluster)? {
+                if let Some(pod) = hippo::ready_leader(namespace, cluster)? {
                     restore.leading = Some((applied.elapsed(), pod));
                 }
             }

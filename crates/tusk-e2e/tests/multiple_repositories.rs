@@ -6,48 +6,14 @@
 //! volume.
 
 use std::time::Duration;
-use tusk_e2e::objstore::{CONFIGURATION_SECRET, ObjectStores, Store};
+use tusk_e2e::objstore::{self, ObjectStores, Store};
 use tusk_e2e::pgbackrest::{archived, backups, status};
-use tusk_e2e::{Namespace, POSTGRES_IMAGE, hippo, install_operator, require_cluster, wait_for};
+use tusk_e2e::{Namespace, hippo, install_operator, require_cluster, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-repos";
 
 /// The object-store repositories, after the docs' `repo1` on a volume.
 const CLOUD: [(Store, u8); 3] = [(Store::S3, 2), (Store::Gcs, 3), (Store::Azure, 4)];
-
-/// hippo's `spec.backups`: repo1 on a volume and the [`CLOUD`] repositories.
-fn backups_section() -> String {
-    let global: String = CLOUD
-        .iter()
-        .flat_map(|(store, number)| store.global(*number, NAMESPACE))
-        .map(|(key, value)| format!("        {key}: \"{value}\"\n"))
-        .collect();
-    let cloud: String = CLOUD
-        .iter()
-        .map(|(store, number)| {
-            format!(
-                "      - {}\n",
-                store.repo(&format!("repo{number}"), NAMESPACE)
-            )
-        })
-        .collect();
-    format!(
-        "  backups:
-    pgbackrest:
-      image: {POSTGRES_IMAGE}
-      configuration:
-      - secret:
-          name: {CONFIGURATION_SECRET}
-      global:
-{global}      repos:
-      - name: repo1
-        volume:
-          volumeClaimSpec:
-            accessModes: [ReadWriteOnce]
-            resources: {{requests: {{storage: 1Gi}}}}
-{cloud}"
-    )
-}
 
 fn psql(pod: &str, sql: &str) -> anyhow::Result<String> {
     tusk_e2e::psql_in(NAMESPACE, pod, sql)
@@ -62,7 +28,7 @@ fn wal_reaches_four_repositories_of_every_type_and_backups_take_turns() {
     namespace
         .apply(&hippo::with_backups(
             &hippo::manifest(1, ""),
-            &backups_section(),
+            &objstore::backups(NAMESPACE, &CLOUD, true),
         ))
         .expect("hippo with four repositories applies");
     let (leader, _) =

@@ -186,19 +186,8 @@ fn repository_in(store: Store) {
         .replacen("  name: hippo\n", "  name: elephant\n", 1),
     )
     .expect("the clone applies");
-    let selector = format!(
-        "postgres-operator.crunchydata.com/cluster=elephant,{}=master",
-        hippo::ROLE
-    );
     let clone = wait_for("the clone's leader", Duration::from_secs(300), || {
-        let pods = tusk_e2e::get_json(namespace, &["pods", "-l", &selector])?;
-        Ok(pods["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|pod| tusk_e2e::pod_ready(pod))
-            .and_then(|pod| pod["metadata"]["name"].as_str())
-            .map(str::to_string))
+        hippo::ready_leader(namespace, "elephant")
     })
     .expect("the clone from the bucket leads");
     let cloned = psql(

@@ -94,17 +94,27 @@ pub async fn reconcile(
             .or_else(|| startup_of(cluster, observation, plan))
     };
     let Some((instance, set)) = startup else {
-        hold(statefulsets, None);
-        let message = "no instance to restore into".to_string();
-        return report(
-            context,
-            cluster,
-            &request,
+        // Not a failure of the restore: it waits, and a cluster not stopped yet keeps running.
+        if !request.fresh {
+            hold(statefulsets, None);
+        }
+        let message = "no instance to restore into; the restore waits for one".to_string();
+        return Ok(Outcome {
             recorded,
-            None,
-            Report::failed(message),
-        )
-        .await;
+            startup: None,
+            condition: Some(
+                progressing(
+                    context,
+                    cluster,
+                    ConditionStatus::False,
+                    "NoInstance",
+                    message,
+                    EventType::Warning,
+                )
+                .await?,
+            ),
+            again: None,
+        });
     };
     if request.fresh
         && let Err(message) = check(cluster)
@@ -146,6 +156,7 @@ pub async fn reconcile(
     let startup = Some((instance.clone(), set));
     let under_way = |reason: &'static str, message: String| Report {
         finished: None,
+        warning: false,
         reason,
         message,
     };
@@ -196,8 +207,11 @@ pub async fn reconcile(
                         format!("restoring into instance {instance} (Job {job_name})"),
                     )
                 }
-                // The cluster is stopped: it waits, reported, for what is missing (a source, a CA).
-                Err((reason, message)) => under_way(reason, message),
+                // The cluster is stopped: it waits, with a Warning, for what is missing (a source, a CA).
+                Err((reason, message)) => Report {
+                    warning: true,
+                    ..under_way(reason, message)
+                },
             }
         }
         Step::WaitForJob => under_way(
@@ -212,6 +226,7 @@ pub async fn reconcile(
         ),
         Step::Finish => Report {
             finished: Some(true),
+            warning: false,
             reason: "RestoreComplete",
             message: format!(
                 "restored in place ({}); every instance runs from the restored data",
@@ -237,9 +252,11 @@ pub async fn reconcile(
         .map(|out| Outcome { startup, ..out })
 }
 
-/// How a step ends: still under way (`finished: None`), succeeded or failed.
+/// How a step ends: still under way (`finished: None`; `warning`: waiting for something that is missing),
+/// succeeded or failed.
 struct Report {
     finished: Option<bool>,
+    warning: bool,
     reason: &'static str,
     message: String,
 }
@@ -248,6 +265,7 @@ impl Report {
     fn failed(message: String) -> Self {
         Report {
             finished: Some(false),
+            warning: true,
             reason: "RestoreFailed",
             message,
         }
@@ -274,18 +292,23 @@ async fn report(
         ..job.unwrap_or_default()
     };
     progress.completion_time = None;
-    let (state, kind) = match report.finished {
-        None => (ConditionStatus::True, EventType::Normal),
+    let state = match report.finished {
+        None => ConditionStatus::True,
         Some(true) => {
             progress.succeeded = Some(1);
             progress.completion_time = Some(now);
-            (ConditionStatus::False, EventType::Normal)
+            ConditionStatus::False
         }
         Some(false) => {
             progress.succeeded = None;
             progress.failed = Some(progress.failed.unwrap_or(0).max(1));
-            (ConditionStatus::False, EventType::Warning)
+            ConditionStatus::False
         }
+    };
+    let kind = if report.warning {
+        EventType::Warning
+    } else {
+        EventType::Normal
     };
     let condition =
         progressing(context, cluster, state, report.reason, report.message, kind).await?;
