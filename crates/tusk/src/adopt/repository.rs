@@ -4,9 +4,10 @@
 //! - The claim becomes the volume of the cluster's first volume repository ([`repository`], normally `repo1`):
 //!   it gets that repository volume's labels ([`as_repo_volume`]) and the cluster's owner reference, and
 //!   `pgbackrest::volumes::claim_name` finds a repository's claim by those labels, so it keeps its name.
-//! - The move Job ([`move_job`]) mounts the claim at `/pgbackrest` and moves `/pgbackrest/<directory>` to the
-//!   repository's directory `/pgbackrest/<repo>` (PGO v4 keeps it in `<c>-backrest-shared-repo`), after
-//!   checking that it is a pgBackRest repository. The repository host stays at no replica until it succeeded.
+//! - The move Job ([`move_job`]) mounts the claim where the repository host does, at the repository's path
+//!   `/pgbackrest/<repo>`, whose top is the repository, and moves what `<directory>` holds (PGO v4 keeps the
+//!   repository in `<c>-backrest-shared-repo`) to the top, after checking that it is a pgBackRest repository
+//!   and that nothing else is in the way. The repository host stays at no replica until it succeeded.
 //! - The stanza is the adopted data's, so `stanza-create` finds it as it is and WAL archiving goes on into it.
 
 use super::{Scheduling, claim_volume, one_shot_job, pg_data_volume, plain_name};
@@ -14,7 +15,7 @@ use crate::images::Images;
 use crate::metadata::owned_by;
 use crate::naming::{labels, names};
 use crate::pgbackrest::jobs::{Target, lock_repo};
-use crate::pgbackrest::{REPO_ROOT, repo_path};
+use crate::pgbackrest::repo_path;
 use crate::pods;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaim, VolumeMount};
@@ -23,7 +24,7 @@ use tusk_api::datasource::DataSourceVolume;
 
 /// The move Job's container.
 pub const CONTAINER: &str = "pgbackrest-repo-move";
-/// The move Job's script: arguments are the directory to move and the repository's directory.
+/// The move Job's script: arguments are the directory to move and the volume's mount point (the repository).
 pub const SCRIPT: &str = include_str!("move_repo.sh");
 /// The field of the repository volume's directory, as problems name it.
 pub const DIRECTORY_FIELD: &str = "spec.dataSource.volumes.pgBackRestVolume.directory";
@@ -68,9 +69,10 @@ pub fn repository(cluster: &PostgresCluster) -> Option<Target<'_>> {
     lock_repo(cluster)
 }
 
-/// The directory of `volume` to move, and where it goes, as paths in the move Job's pod:
-/// `/pgbackrest/<directory>` to `/pgbackrest/<repo>`. Without `directory`, the repository is taken to be in
-/// place already (the Job only checks it). A directory that is not one plain name is refused.
+/// The directory of `volume` whose content is moved, and where it goes (the volume's top, where the
+/// repository host mounts it), as paths in the move Job's pod: `/pgbackrest/<repo>/<directory>` to
+/// `/pgbackrest/<repo>`. Without `directory`, the repository is taken to be in place already (the Job only
+/// checks it). A directory that is not one plain name is refused.
 pub fn directories(
     volume: &DataSourceVolume,
     repo: Target<'_>,
@@ -80,7 +82,7 @@ pub fn directories(
         return Ok((target.clone(), target));
     };
     plain_name(DIRECTORY_FIELD, directory)?;
-    Ok((format!("{REPO_ROOT}/{directory}"), target))
+    Ok((format!("{target}/{directory}"), target))
 }
 
 /// The adopted claim `found` as the volume of `repo` would be observed once adopted: with the repository
@@ -100,8 +102,8 @@ pub fn as_repo_volume(
     claim
 }
 
-/// The move Job of `cluster`'s adopted repository: mounts `claim` at `/pgbackrest` and moves `source` to
-/// `target` ([`directories`]). It runs as the repository host does (pgBackRest's image, its scheduling, the
+/// The move Job of `cluster`'s adopted repository: mounts `claim` at `target` and moves what `source` holds
+/// there ([`directories`]). It runs as the repository host does (pgBackRest's image, its scheduling, the
 /// Jobs' resources). The paths are arguments of a fixed script, never part of its text.
 pub fn move_job(
     cluster: &PostgresCluster,
@@ -127,7 +129,7 @@ pub fn move_job(
         volume_mounts: Some(vec![
             VolumeMount {
                 name: VOLUME.into(),
-                mount_path: REPO_ROOT.into(),
+                mount_path: target.into(),
                 ..VolumeMount::default()
             },
             pods::tmp_mount(),

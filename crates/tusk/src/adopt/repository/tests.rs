@@ -25,7 +25,7 @@ fn the_claim_becomes_the_first_volume_repository() {
     assert_eq!(
         directories(volume, repo),
         Ok((
-            "/pgbackrest/oldhippo-backrest-shared-repo".into(),
+            "/pgbackrest/repo3/oldhippo-backrest-shared-repo".into(),
             "/pgbackrest/repo3".into()
         ))
     );
@@ -95,7 +95,7 @@ fn the_job_passes_paths_as_arguments_and_mounts_the_claim_at_the_repository_root
         &cluster,
         &Images::default(),
         "oldhippo-pgbr-repo",
-        "/pgbackrest/oldhippo-backrest-shared-repo",
+        "/pgbackrest/repo3/oldhippo-backrest-shared-repo",
         "/pgbackrest/repo3",
     );
     assert_eq!(
@@ -113,7 +113,7 @@ fn the_job_passes_paths_as_arguments_and_mounts_the_claim_at_the_repository_root
     assert_eq!(
         command[4..],
         [
-            "/pgbackrest/oldhippo-backrest-shared-repo",
+            "/pgbackrest/repo3/oldhippo-backrest-shared-repo",
             "/pgbackrest/repo3"
         ]
     );
@@ -127,7 +127,10 @@ fn the_job_passes_paths_as_arguments_and_mounts_the_claim_at_the_repository_root
         Some("oldhippo-pgbr-repo")
     );
     let mounts = pod.containers[0].volume_mounts.as_ref().expect("mounts");
-    assert_eq!(mounts[0].mount_path, "/pgbackrest");
+    assert_eq!(
+        mounts[0].mount_path, "/pgbackrest/repo3",
+        "as the repository host"
+    );
     assert_eq!(pod.automount_service_account_token, Some(false));
     assert_eq!(
         pod.security_context,
@@ -135,14 +138,19 @@ fn the_job_passes_paths_as_arguments_and_mounts_the_claim_at_the_repository_root
     );
 }
 
-/// Runs the move script with `source` and `target` under `root` (as the volume); its success and stderr.
-fn run(root: &Path, source: &str, target: &str) -> (bool, String) {
+/// Runs the move script with `source` under `root` (the volume); its success and stderr.
+fn run(root: &Path, source: &str) -> (bool, String) {
+    let source = if source.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(source)
+    };
     let out = Command::new("sh")
         .arg("-c")
         .arg(SCRIPT)
         .arg(CONTAINER)
-        .arg(root.join(source))
-        .arg(root.join(target))
+        .arg(source)
+        .arg(root)
         .output()
         .expect("sh runs");
     (
@@ -155,41 +163,65 @@ fn repository_at(path: &Path) {
     std::fs::create_dir_all(path.join("archive/db")).expect("archive");
     std::fs::create_dir_all(path.join("backup/db")).expect("backup");
     std::fs::write(path.join("backup/db/backup.info"), "[db]\n").expect("info");
+    std::fs::write(path.join(".hidden"), "x").expect("a dot file");
 }
 
 #[test]
-fn the_script_moves_the_repository_and_is_idempotent() {
+fn the_script_moves_the_repository_to_the_top_of_the_volume_and_is_idempotent() {
     let root = tempfile::tempdir().expect("temp");
     repository_at(&root.path().join("old-shared-repo"));
-    std::fs::create_dir(root.path().join("repo1")).expect("an empty target is fine");
-    let (ok, err) = run(root.path(), "old-shared-repo", "repo1");
+    std::fs::create_dir(root.path().join("lost+found")).expect("a file system's own");
+    let (ok, err) = run(root.path(), "old-shared-repo");
     assert!(ok, "{err}");
-    assert!(root.path().join("repo1/backup/db/backup.info").exists());
+    assert!(root.path().join("backup/db/backup.info").exists());
+    assert!(root.path().join("archive/db").is_dir());
+    assert!(root.path().join(".hidden").exists(), "dot files too");
     assert!(!root.path().join("old-shared-repo").exists());
-    let (again, err) = run(root.path(), "old-shared-repo", "repo1");
+    let (again, err) = run(root.path(), "old-shared-repo");
     assert!(again, "a rerun finds the repository in place: {err}");
-    let (in_place, err) = run(root.path(), "repo1", "repo1");
+    let (in_place, err) = run(root.path(), "");
     assert!(in_place, "without a directory it only checks: {err}");
+}
+
+#[test]
+fn an_interrupted_move_goes_on() {
+    let root = tempfile::tempdir().expect("temp");
+    repository_at(&root.path().join("old"));
+    std::fs::rename(root.path().join("old/archive"), root.path().join("archive")).expect("half");
+    let (ok, err) = run(root.path(), "old");
+    assert!(ok, "{err}");
+    assert!(root.path().join("backup/db/backup.info").exists());
+    assert!(!root.path().join("old").exists());
 }
 
 #[test]
 fn the_script_refuses_what_it_cannot_adopt() {
     let root = tempfile::tempdir().expect("temp");
-    let (ok, err) = run(root.path(), "missing", "repo1");
+    let (ok, err) = run(root.path(), "missing");
     assert!(!ok && err.contains("no directory"), "{err}");
 
     std::fs::create_dir(root.path().join("notrepo")).expect("mkdir");
-    let (ok, err) = run(root.path(), "notrepo", "repo1");
+    let (ok, err) = run(root.path(), "notrepo");
     assert!(!ok && err.contains("not a pgBackRest repository"), "{err}");
 
+    let (ok, err) = run(root.path(), "");
+    assert!(!ok && err.contains("not a pgBackRest repository"), "{err}");
+
+    let root = tempfile::tempdir().expect("temp");
     repository_at(&root.path().join("old"));
-    std::fs::create_dir(root.path().join("repo1")).expect("mkdir");
-    std::fs::write(root.path().join("repo1/keep"), "x").expect("content");
-    let (ok, err) = run(root.path(), "old", "repo1");
-    assert!(!ok && err.contains("not empty"), "{err}");
+    std::fs::write(root.path().join("keep"), "x").expect("content");
+    let (ok, err) = run(root.path(), "old");
+    assert!(!ok && err.contains("holds keep"), "{err}");
     assert!(root.path().join("old/backup").exists(), "nothing moved");
-    assert!(root.path().join("repo1/keep").exists(), "nothing removed");
+    assert!(root.path().join("keep").exists(), "nothing removed");
 
-    let (ok, err) = run(root.path(), "repo1", "repo1");
-    assert!(!ok && err.contains("not a pgBackRest repository"), "{err}");
+    let root = tempfile::tempdir().expect("temp");
+    repository_at(&root.path().join("old"));
+    repository_at(root.path());
+    let (ok, err) = run(root.path(), "old");
+    assert!(!ok && err.contains("already holds"), "{err}");
+    assert!(
+        root.path().join("old/backup/db/backup.info").exists(),
+        "nothing moved"
+    );
 }
