@@ -156,6 +156,7 @@ fn a_new_cluster_adopts_an_existing_data_volume() {
     require_cluster();
     install_operator().expect("the operator installs");
     let namespace = Namespace::fresh(NAMESPACE).expect("namespace");
+    let began = Instant::now();
     kubectl_with(&["-n", NAMESPACE, "apply", "-f", "-"], Some(&old_volume()))
         .expect("the old volume and its fill Job");
     let filled = wait_for("the old data", Duration::from_secs(300), || {
@@ -169,7 +170,7 @@ fn a_new_cluster_adopts_an_existing_data_volume() {
     });
     filled.expect("the old data directory is written");
     let log = kubectl(&["-n", NAMESPACE, "logs", "job/fill-oldhippo"]).expect("its log");
-    eprintln!("e2e: old volume filled:\n{log}");
+    eprintln!("e2e: old volumes filled in {:.1?}:\n{log}", began.elapsed());
     let old_backup = log
         .lines()
         .find_map(|line| line.strip_prefix("old backup: "))
@@ -323,7 +324,8 @@ fn a_new_cluster_adopts_an_existing_data_volume() {
         "segment {segment} reached the adopted repository: {archived:?}"
     );
     eprintln!(
-        "e2e: repository adopted: claim oldhippo-pgbr-repo labelled repo1 and owned, stanza created {stanza_at:.1?} after the apply, pgbackrest info lists the old backup {old_backup} ({labels_now:?}), segment {segment} archived into it ({archived:?})"
+        "e2e: repository adopted: claim oldhippo-pgbr-repo labelled repo1 and owned, stanza created {stanza_at:.1?} after the apply, pgbackrest info lists the old backup {old_backup} ({labels_now:?}), segment {segment} archived into it ({archived:?}) {:.1?} after the apply",
+        applied.elapsed()
     );
     let statefulset = get_json(NAMESPACE, &[&format!("statefulset/{instance}")]).expect("sts");
     let volumes = statefulset["spec"]["template"]["spec"]["volumes"].to_string();
@@ -408,7 +410,10 @@ fn a_new_cluster_adopts_an_existing_data_volume() {
         },
     )
     .expect("the user logs in with verify-full");
-    eprintln!("e2e: the users Secret logs in over verify-full: {user}");
+    eprintln!(
+        "e2e: the users Secret logs in over verify-full: {user} ({:.1?} after the apply)",
+        applied.elapsed()
+    );
 
     let started =
         psql_in(NAMESPACE, &leader, "select pg_postmaster_start_time()").expect("start time");
@@ -512,5 +517,8 @@ fn a_new_cluster_adopts_an_existing_data_volume() {
         },
     )
     .expect("the combination is reported as not supported");
-    eprintln!("e2e: lost with pgBackRestVolume and postgresCluster: NotSupported: {unsupported}");
+    eprintln!(
+        "e2e: lost with pgBackRestVolume and postgresCluster: NotSupported: {unsupported}; {:.1?} since the namespace was made",
+        began.elapsed()
+    );
 }
