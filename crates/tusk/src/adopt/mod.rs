@@ -20,8 +20,8 @@ use crate::pgbackrest::restore::bootstrap_directory;
 use crate::{pods, postgres};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Volume,
-    VolumeMount,
+    Affinity, Container, PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, PodSpec,
+    PodTemplateSpec, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value, json};
@@ -39,6 +39,7 @@ pub const SCRIPT: &str = include_str!("move_pgdata.sh");
 pub const DIRECTORY_FIELD: &str = "spec.dataSource.volumes.pgDataVolume.directory";
 const DATA_VOLUME: &str = "postgres-data";
 const WAL_VOLUME: &str = "postgres-wal";
+/// How often a move Job's pod is retried before the Job fails.
 const BACKOFF_LIMIT: i32 = 2;
 
 /// The data volume `cluster` adopts, if any. A cluster restored from a backup (`dataSource.postgresCluster`)
@@ -49,24 +50,6 @@ pub fn pg_data_volume(cluster: &PostgresCluster) -> Option<&DataSourceVolume> {
         return None;
     }
     source.volumes.as_ref()?.pg_data_volume.as_ref()
-}
-
-/// The volumes of `spec.dataSource.volumes` that Tusk does not adopt yet (`pgBackRestVolume`), as
-/// `field (claim)` for a Warning.
-pub fn not_adopted(cluster: &PostgresCluster) -> Vec<String> {
-    let Some(volumes) = cluster
-        .spec
-        .data_source
-        .as_ref()
-        .and_then(|d| d.volumes.as_ref())
-    else {
-        return Vec::new();
-    };
-    volumes
-        .pg_back_rest_volume
-        .iter()
-        .map(|volume| format!("pgBackRestVolume ({})", volume.pvc_name))
-        .collect()
 }
 
 /// The WAL volume `cluster` adopts with its data volume, if any. Its `directory` is not used: the data
@@ -93,6 +76,13 @@ pub fn source_directory(
     let Some(directory) = volume.directory.as_deref() else {
         return Ok(postgres::data_directory(cluster.spec.postgres_version));
     };
+    plain_name(DIRECTORY_FIELD, directory)?;
+    Ok(format!("{}/{directory}", postgres::DATA_MOUNT))
+}
+
+/// Checks that `directory` (of spec field `field`) is one plain name: not empty, `.` or `..`, without a `/`
+/// or a control character. Anything else could point outside the volume.
+pub(crate) fn plain_name(field: &str, directory: &str) -> Result<(), String> {
     if directory.is_empty()
         || directory == "."
         || directory == ".."
@@ -100,10 +90,10 @@ pub fn source_directory(
         || directory.chars().any(char::is_control)
     {
         return Err(format!(
-            "{DIRECTORY_FIELD}: {directory:?} is not the name of a directory at the top of the volume"
+            "{field}: {directory:?} is not the name of a directory at the top of the volume"
         ));
     }
-    Ok(format!("{}/{directory}", postgres::DATA_MOUNT))
+    Ok(())
 }
 
 /// The adopted claim `found` as the volume of `instance` of `set` would be observed once adopted: with the
@@ -192,15 +182,46 @@ pub fn move_job(
         });
         volumes.push(claim_volume(WAL_VOLUME, wal));
     }
-    let container = k8s_openapi::api::core::v1::Container {
+    let container = Container {
         command: Some(command),
         resources: set.resources.clone(),
         volume_mounts: Some(mounts),
-        termination_message_policy: Some("FallbackToLogsOnError".into()),
         ..pods::container(cluster, CONTAINER, images.postgres(cluster))
     };
+    let scheduling = Scheduling {
+        affinity: set.affinity.clone(),
+        tolerations: set.tolerations.clone(),
+        priority_class_name: set.priority_class_name.clone(),
+    };
+    one_shot_job(cluster, metadata, container, volumes, scheduling)
+}
+
+/// Where a one-shot Job's pod runs: as the pods whose volume it works on.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Scheduling {
+    /// Their affinity.
+    pub affinity: Option<Affinity>,
+    /// Their tolerations.
+    pub tolerations: Option<Vec<Toleration>>,
+    /// Their priority class.
+    pub priority_class_name: Option<String>,
+}
+
+/// A Job of the operator that runs `container` once, in a pod of `cluster`'s security context with `volumes`
+/// and no Kubernetes API access, retried [`BACKOFF_LIMIT`] times; a failed pod's log is its termination
+/// message. The pod carries the Job's labels.
+pub(crate) fn one_shot_job(
+    cluster: &PostgresCluster,
+    metadata: ObjectMeta,
+    container: Container,
+    volumes: Vec<Volume>,
+    scheduling: Scheduling,
+) -> Job {
+    let container = Container {
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
+        ..container
+    };
     Job {
-        metadata: metadata.clone(),
         spec: Some(JobSpec {
             backoff_limit: Some(BACKOFF_LIMIT),
             template: PodTemplateSpec {
@@ -216,19 +237,20 @@ pub fn move_job(
                     enable_service_links: Some(false),
                     security_context: Some(pods::pod_security_context(cluster)),
                     image_pull_secrets: pods::image_pull_secrets(cluster),
-                    affinity: set.affinity.clone(),
-                    tolerations: set.tolerations.clone(),
-                    priority_class_name: set.priority_class_name.clone(),
+                    affinity: scheduling.affinity,
+                    tolerations: scheduling.tolerations,
+                    priority_class_name: scheduling.priority_class_name,
                     ..PodSpec::default()
                 }),
             },
             ..JobSpec::default()
         }),
+        metadata,
         status: None,
     }
 }
 
-fn claim_volume(name: &str, claim: &str) -> Volume {
+pub(crate) fn claim_volume(name: &str, claim: &str) -> Volume {
     Volume {
         name: name.into(),
         persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
@@ -251,6 +273,8 @@ pub fn command(job: &Job) -> Option<&Vec<String>> {
         .command
         .as_ref()
 }
+
+pub mod repository;
 
 #[cfg(test)]
 mod tests;

@@ -1,15 +1,18 @@
-//! The adoption of an existing data volume by a new cluster (`spec.dataSource.volumes.pgDataVolume`, built by
-//! `crate::adopt`): while Patroni has not initialized the cluster, find the claim, make it the startup
-//! instance's data volume, run the move Job, and hold the instances until it succeeded (then the startup
-//! instance alone, until Patroni bootstrapped the cluster from the adopted data). Condition
+//! The adoption of existing volumes by a new cluster (`spec.dataSource.volumes`, built by `crate::adopt`): while
+//! Patroni has not initialized the cluster, find the claims, make them the startup instance's data (and WAL)
+//! volume and the first volume repository's volume, run the move Jobs, and hold the instances until both
+//! succeeded (then the startup instance alone, until Patroni bootstrapped the cluster from the adopted data).
+//! The repository host (and with it the stanza and backups) waits for the repository's move. Condition
 //! `PostgresDataInitialized`, as for a restore.
 //!
-//! Problems (the claim does not exist or belongs to another object, a bad `directory`, a failed move) are a
-//! False condition and a Warning event; the instances stay held and nothing is created for the startup
-//! instance's data, so the claim can still be adopted once it is fixed.
+//! Problems (a claim does not exist or belongs to another object, a bad `directory`, no volume repository for
+//! an adopted repository, a failed move) are a False condition and a Warning event; the instances stay held
+//! and nothing is created for the startup instance's data or the repository, so the claims can still be
+//! adopted once it is fixed. A `pgBackRestVolume` Tusk does not adopt (with `dataSource.postgresCluster`, or
+//! without `pgDataVolume`) is condition `PGBackRestVolumeAdopted` False and a Warning.
 
-use super::{Context, data_initialized, delete, events, jobs};
-use crate::adopt;
+use super::{Context, data_initialized, delete, events, jobs, status};
+use crate::adopt::{self, repository};
 use crate::build::Objects;
 use crate::instances::plan::Plan;
 use crate::instances::volumes::Existing;
@@ -17,27 +20,34 @@ use crate::naming::{labels, names};
 use crate::pgbackrest::restore::{hold, startup_instance};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::events::EventType;
 use std::time::Duration;
 use tusk_api::PostgresCluster;
-use tusk_api::status::Condition;
+use tusk_api::status::{Condition, ConditionStatus};
 
 /// How soon a move in progress is looked at again.
 const POLL: Duration = Duration::from_secs(5);
 /// How soon a missing or refused claim is looked at again (claims without the cluster's labels are not
 /// watched).
 const RECHECK: Duration = Duration::from_secs(30);
+/// The condition that says a `pgBackRestVolume` is not adopted (a Tusk addition; present only then).
+pub const PGBACKREST_VOLUME_ADOPTED: &str = "PGBackRestVolumeAdopted";
 
 /// What the adoption leaves for the build's objects, `status` and the next reconcile.
 #[derive(Debug, Default)]
 pub struct Adoption {
     /// `PostgresDataInitialized`, for a cluster that adopts a data volume.
     pub condition: Option<Condition>,
+    /// [`PGBACKREST_VOLUME_ADOPTED`], when a `pgBackRestVolume` is given that Tusk does not adopt.
+    pub unsupported: Option<Condition>,
     /// When to look again.
     pub again: Option<Duration>,
     hold: Hold,
+    repository: Option<RepoHold>,
 }
 
 /// Which instances may run.
@@ -53,9 +63,19 @@ enum Hold {
     AllBut(String),
 }
 
+/// The adopted repository is not in place yet: the repository host has no replica.
+#[derive(Clone, Debug, PartialEq)]
+struct RepoHold {
+    /// The repository host's StatefulSet.
+    repo_host: String,
+    /// The claim `<c>-<repo>` the build would make while the adopted claim is not taken yet (refused, or not
+    /// looked at): left out, so that no second claim stands beside the adopted one.
+    leave_out: Option<String>,
+}
+
 impl Adoption {
-    /// Holds the built instance StatefulSets as the adoption requires, and leaves out the data claim Tusk
-    /// would make for a startup instance whose adopted claim is refused.
+    /// Holds the built instance StatefulSets (and the repository host) as the adoption requires, and leaves
+    /// out the claims Tusk would make for volumes whose adopted claims are refused.
     pub fn hold(&self, objects: &mut Objects) {
         match &self.hold {
             Hold::Nothing => {}
@@ -74,21 +94,77 @@ impl Adoption {
             }
             Hold::AllBut(startup) => hold(&mut objects.statefulsets, Some(startup)),
         }
+        if let Some(held) = &self.repository {
+            for statefulset in &mut objects.statefulsets {
+                if statefulset.metadata.name.as_deref() == Some(held.repo_host.as_str())
+                    && let Some(spec) = statefulset.spec.as_mut()
+                {
+                    spec.replicas = Some(0);
+                }
+            }
+            if let Some(own) = &held.leave_out {
+                objects
+                    .volumes
+                    .retain(|claim| claim.metadata.name.as_deref() != Some(own.as_str()));
+            }
+        }
+    }
+
+    /// Whether the adopted repository is not in place yet: no stanza Job or backup may use it.
+    pub fn repository_held(&self) -> bool {
+        self.repository.is_some()
     }
 }
 
-/// Adopts the data volume of `cluster` while its data is not initialized: the claim goes into `volumes` (the
-/// observed claims the build reads) labelled as the startup instance's, and the move Job is run. `initialized`:
-/// Patroni has bootstrapped the cluster; `move_job_seen`: the move Job was observed. The Job is deleted once
-/// the condition is read back, so that a reconcile of a cluster read before the status write never runs it
-/// again.
+/// Adopts the volumes of `cluster` while its data is not initialized: the claims go into `volumes` (the
+/// observed claims the build reads) labelled as the startup instance's and the first volume repository's,
+/// and the move Jobs are run. `initialized`: Patroni has bootstrapped the cluster; `seen`: the cluster's Jobs.
+/// The move Jobs are deleted once the condition is read back, so that a reconcile of a cluster read before
+/// the status write never runs them again.
 pub async fn reconcile(
     context: &Context,
     cluster: &PostgresCluster,
     plan: &Plan,
     volumes: &mut Existing,
     initialized: bool,
-    move_job_seen: bool,
+    seen: &[Job],
+) -> Result<Adoption, kube::Error> {
+    let unsupported = match repository::unsupported(cluster) {
+        Some(message) => Some(report_unsupported(context, cluster, message).await?),
+        None => None,
+    };
+    let name = cluster.name_any();
+    let mut held = repository::pg_backrest_volume(cluster)
+        .and(repository::repository(cluster))
+        .filter(|_| !(data_initialized::recorded(cluster) || initialized))
+        .map(|repo| RepoHold {
+            repo_host: names::repo_host(&name),
+            leave_out: Some(names::repo_volume(&name, repo.name)),
+        });
+    let mut adoption = adopt(
+        context,
+        cluster,
+        plan,
+        volumes,
+        initialized,
+        seen,
+        &mut held,
+    )
+    .await?;
+    adoption.unsupported = unsupported;
+    adoption.repository = held;
+    Ok(adoption)
+}
+
+/// [`reconcile`] but for what it reports; `held` is released when the repository is in place.
+async fn adopt(
+    context: &Context,
+    cluster: &PostgresCluster,
+    plan: &Plan,
+    volumes: &mut Existing,
+    initialized: bool,
+    seen: &[Job],
+    held: &mut Option<RepoHold>,
 ) -> Result<Adoption, kube::Error> {
     let Some(volume) = adopt::pg_data_volume(cluster) else {
         return Ok(Adoption::default());
@@ -96,9 +172,17 @@ pub async fn reconcile(
     let name = cluster.name_any();
     let namespace = cluster.namespace().unwrap_or_default();
     let jobs_api: Api<Job> = Api::namespaced(context.client.clone(), &namespace);
+    let move_jobs = [
+        names::move_pgdata_job(&name),
+        names::move_pgbackrest_repo_job(&name),
+    ];
     if data_initialized::recorded(cluster) || initialized {
-        if data_initialized::recorded(cluster) && move_job_seen {
-            delete::object(&jobs_api, &names::move_pgdata_job(&name)).await?;
+        if data_initialized::recorded(cluster) {
+            for job in &move_jobs {
+                if seen.iter().any(|found| &found.name_any() == job) {
+                    delete::object(&jobs_api, job).await?;
+                }
+            }
         }
         let message = format!(
             "Patroni bootstrapped the cluster from the adopted volume {}",
@@ -174,6 +258,46 @@ pub async fn reconcile(
             adopt::as_instance_volume(cluster, &set, &startup, labels::ROLE_PGWAL, &found),
         );
     }
+    let repo_move = match repository::pg_backrest_volume(cluster) {
+        None => None,
+        Some(repo_volume) => {
+            let Some(repo) = repository::repository(cluster) else {
+                let message = format!(
+                    "spec.dataSource.volumes.pgBackRestVolume ({}) becomes the volume of the first volume repository, and spec.backups.pgbackrest.repos has none: nothing is adopted",
+                    repo_volume.pvc_name
+                );
+                return refuse(context, cluster, "NoVolumeRepository", message, refused()).await;
+            };
+            let (from, to) = match repository::directories(repo_volume, repo) {
+                Ok(paths) => paths,
+                Err(message) => {
+                    return refuse(context, cluster, "InvalidDataSource", message, refused()).await;
+                }
+            };
+            let found = claims.get_opt(&repo_volume.pvc_name).await?;
+            let found = match adoptable(cluster, "pgBackRestVolume", &repo_volume.pvc_name, found) {
+                Ok(found) => found,
+                Err((reason, message)) => {
+                    return refuse(context, cluster, reason, message, refused()).await;
+                }
+            };
+            volumes.insert(
+                repo_volume.pvc_name.clone(),
+                repository::as_repo_volume(cluster, repo, &found),
+            );
+            if let Some(held) = held.as_mut() {
+                held.leave_out = None;
+            }
+            let job =
+                repository::move_job(cluster, &context.images, &repo_volume.pvc_name, &from, &to);
+            let doing = format!(
+                "moving {from} of volume {} to {to} (Job {})",
+                repo_volume.pvc_name,
+                names::move_pgbackrest_repo_job(&name)
+            );
+            Some((job, doing))
+        }
+    };
     let Some(set_spec) = cluster.spec.instances.iter().find(|s| s.name == set) else {
         return Ok(Adoption::default());
     };
@@ -185,69 +309,125 @@ pub async fn reconcile(
         wal_claim,
         &source,
     );
-    let moving = Hold::Everything { refused: None };
-    let job_name = names::move_pgdata_job(&name);
-    let Some(existing) = jobs_api.get_opt(&job_name).await? else {
-        jobs::create(&jobs_api, &wanted).await?;
-        tracing::info!(cluster = %name, instance = %startup, "move Job created");
-        let ignored = adopt::not_adopted(cluster);
-        if !ignored.is_empty() {
-            let note = format!(
-                "spec.dataSource.volumes: {} not adopted: Tusk adopts only pgDataVolume so far; the claims are left as they are",
-                ignored.join(", ")
-            );
-            events::publish(
-                context,
-                cluster,
-                EventType::Warning,
-                "VolumesNotAdopted",
-                note,
-            )
-            .await?;
-        }
+    let moving = || Hold::Everything { refused: None };
+    let data = step(context, &jobs_api, &wanted).await?;
+    let repo = match &repo_move {
+        Some((job, _)) => Some(step(context, &jobs_api, job).await?),
+        None => None,
+    };
+    if let Step::Failed(words) = &data {
         let message = format!(
-            "moving {source} of volume {} into place (Job {job_name})",
+            "the move of {source} failed (Job {}): {words}; fix the volume or the spec, then delete the Job to try again",
+            move_jobs[0]
+        );
+        return refuse(context, cluster, "MoveFailed", message, moving()).await;
+    }
+    if let (Some(Step::Failed(words)), Some((_, doing))) = (&repo, &repo_move) {
+        let message = format!(
+            "{doing} failed: {words}; fix the volume or the spec, then delete the Job to try again"
+        );
+        return refuse(context, cluster, "MoveFailed", message, moving()).await;
+    }
+    if matches!(repo, Some(Step::Succeeded)) {
+        *held = None;
+    }
+    let mut under_way = Vec::new();
+    if data != Step::Succeeded {
+        under_way.push(format!(
+            "moving {source} of volume {} into place (Job {})",
+            volume.pvc_name, move_jobs[0]
+        ));
+    }
+    if let (Some(step), Some((_, doing))) = (&repo, &repo_move)
+        && *step != Step::Succeeded
+    {
+        under_way.push(doing.clone());
+    }
+    if under_way.is_empty() {
+        let repo_note = repo_move
+            .as_ref()
+            .map(|_| " and the repository is in place")
+            .unwrap_or_default();
+        let message = format!(
+            "the data of volume {} is in place{repo_note}; waiting for Patroni to bootstrap the cluster from it in instance {startup}",
             volume.pvc_name
         );
-        return done(context, cluster, false, "Moving", message, moving).await;
+        return done(
+            context,
+            cluster,
+            false,
+            "Moved",
+            message,
+            Hold::AllBut(startup),
+        )
+        .await;
+    }
+    done(
+        context,
+        cluster,
+        false,
+        "Moving",
+        under_way.join("; "),
+        moving(),
+    )
+    .await
+}
+
+/// Where a move Job is.
+#[derive(Debug, PartialEq)]
+enum Step {
+    /// Created now, or made again for the current spec.
+    Started,
+    /// Running.
+    Running,
+    /// Done.
+    Succeeded,
+    /// Given up, with its last words.
+    Failed(String),
+}
+
+/// Creates the move Job `wanted` once (again when an unfinished one differs from it); where it is.
+async fn step(context: &Context, api: &Api<Job>, wanted: &Job) -> Result<Step, kube::Error> {
+    let name = wanted.name_any();
+    let Some(existing) = api.get_opt(&name).await? else {
+        jobs::create(api, wanted).await?;
+        tracing::info!(job = %name, "move Job created");
+        return Ok(Step::Started);
     };
     let state = jobs::state(&existing);
-    if state != jobs::JobState::Succeeded && adopt::command(&existing) != adopt::command(&wanted) {
-        delete::object(&jobs_api, &job_name).await?;
-        let message = "the move Job is made again for the current spec".to_string();
-        return done(context, cluster, false, "Moving", message, moving).await;
+    if state != jobs::JobState::Succeeded && adopt::command(&existing) != adopt::command(wanted) {
+        delete::object(api, &name).await?;
+        return Ok(Step::Started);
     }
-    match state {
-        jobs::JobState::Succeeded => {
-            let message = format!(
-                "the data of volume {} is in place; waiting for Patroni to bootstrap the cluster from it in instance {startup}",
-                volume.pvc_name
-            );
-            done(
-                context,
-                cluster,
-                false,
-                "Moved",
-                message,
-                Hold::AllBut(startup),
-            )
-            .await
-        }
+    Ok(match state {
+        jobs::JobState::Succeeded => Step::Succeeded,
+        jobs::JobState::Running => Step::Running,
         jobs::JobState::Failed => {
-            let words = jobs::last_words(&context.client, &namespace, &job_name).await?;
-            let message = format!(
-                "the move of {source} failed (Job {job_name}): {words}; fix the volume or the spec, then delete the Job to try again"
-            );
-            refuse(context, cluster, "MoveFailed", message, moving).await
+            let namespace = existing.namespace().unwrap_or_default();
+            Step::Failed(jobs::last_words(&context.client, &namespace, &name).await?)
         }
-        jobs::JobState::Running => {
-            let message = format!(
-                "moving {source} of volume {} into place (Job {job_name})",
-                volume.pvc_name
-            );
-            done(context, cluster, false, "Moving", message, moving).await
-        }
+    })
+}
+
+/// [`PGBACKREST_VOLUME_ADOPTED`] False with `message`, and a Warning when it is news.
+async fn report_unsupported(
+    context: &Context,
+    cluster: &PostgresCluster,
+    message: String,
+) -> Result<Condition, kube::Error> {
+    let condition = status::condition(
+        cluster,
+        PGBACKREST_VOLUME_ADOPTED,
+        ConditionStatus::False,
+        "NotSupported",
+        message,
+        Time(Timestamp::now()),
+    );
+    if status::is_news(cluster, &condition) {
+        let note = condition.message.clone();
+        events::publish(context, cluster, EventType::Warning, "NotSupported", note).await?;
     }
+    Ok(condition)
 }
 
 /// The claim `name` of `field` (`pgDataVolume`, `pgWALVolume`), `found` by that name, if it may be adopted: it
@@ -291,6 +471,7 @@ async fn done(
         condition: Some(report(context, cluster, initialized, reason, message).await?),
         again: (!initialized).then_some(POLL),
         hold,
+        ..Adoption::default()
     })
 }
 
@@ -305,6 +486,7 @@ async fn refuse(
         condition: Some(report(context, cluster, false, reason, message).await?),
         again: Some(RECHECK),
         hold,
+        ..Adoption::default()
     })
 }
 
@@ -389,6 +571,59 @@ mod tests {
             .filter_map(|c| c.metadata.name.as_deref())
             .collect();
         assert_eq!(claims, ["h-i-bbbb-pgdata"]);
+    }
+
+    #[test]
+    fn a_repository_not_in_place_holds_the_repository_host_and_makes_no_claim_beside_it() {
+        let mut built = objects();
+        let mut repo_host = built.statefulsets[0].clone();
+        repo_host.metadata.name = Some("h-repo-host".into());
+        repo_host.metadata.labels = None;
+        built.statefulsets.push(repo_host);
+        built.volumes.push(PersistentVolumeClaim {
+            metadata: kube::api::ObjectMeta {
+                name: Some("h-repo1".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        let refused = Adoption {
+            hold: Hold::Everything { refused: None },
+            repository: Some(RepoHold {
+                repo_host: "h-repo-host".into(),
+                leave_out: Some("h-repo1".into()),
+            }),
+            ..Adoption::default()
+        };
+        assert!(refused.repository_held());
+        let mut held = built.clone();
+        refused.hold(&mut held);
+        assert_eq!(replicas(&held), [0, 0, 0], "the repository host too");
+        assert!(
+            !held
+                .volumes
+                .iter()
+                .any(|c| c.metadata.name.as_deref() == Some("h-repo1"))
+        );
+        let moved_data_only = Adoption {
+            hold: Hold::AllBut("h-i-aaaa".into()),
+            repository: Some(RepoHold {
+                repo_host: "h-repo-host".into(),
+                leave_out: None,
+            }),
+            ..Adoption::default()
+        };
+        let mut held = built.clone();
+        moved_data_only.hold(&mut held);
+        assert_eq!(replicas(&held), [1, 0, 0]);
+        assert_eq!(held.volumes.len(), 4, "the claims are kept");
+        let moved = Adoption {
+            hold: Hold::AllBut("h-i-aaaa".into()),
+            ..Adoption::default()
+        };
+        assert!(!moved.repository_held());
+        moved.hold(&mut built);
+        assert_eq!(replicas(&built), [1, 0, 1], "the repository host runs");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use super::jobs::{self, JobState};
 use super::{Context, delete, events};
 use crate::build;
+use crate::instances::volumes::Existing;
 use crate::naming::{annotations, labels};
 use crate::pgbackrest::{manual, replica_create};
 use k8s_openapi::api::batch::v1::Job;
@@ -35,6 +36,7 @@ pub async fn reconcile(
     cluster: &PostgresCluster,
     objects: &build::Objects,
     existing: &[Job],
+    claims: &Existing,
     can_back_up: bool,
 ) -> Result<Outcome, kube::Error> {
     let api: Api<Job> = Api::namespaced(
@@ -74,6 +76,7 @@ pub async fn reconcile(
         cluster,
         &api,
         &objects.pgbackrest_repo_hash,
+        claims,
         &of_kind(labels::BACKUP_MANUAL),
         can_start,
     )
@@ -166,6 +169,7 @@ async fn manual(
     cluster: &PostgresCluster,
     api: &Api<Job>,
     config_hash: &str,
+    claims: &Existing,
     existing: &[&Job],
     can_back_up: bool,
 ) -> Result<Option<PgBackRestJobStatus>, kube::Error> {
@@ -195,7 +199,7 @@ async fn manual(
         finished: false,
         ..PgBackRestJobStatus::default()
     };
-    let job = match manual::manual_backup_job(cluster, &context.images, id, config_hash) {
+    let job = match manual::manual_backup_job(cluster, &context.images, id, config_hash, claims) {
         Ok(job) => job,
         Err(error) => {
             let note = format!("manual backup {id:?} not taken: {error}");

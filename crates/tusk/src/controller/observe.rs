@@ -206,7 +206,7 @@ pub async fn observe(
 /// Whether `object` may be the cluster's (of UID `uid`): no other object controls it. An object with the
 /// cluster's labels that another cluster controls belongs to an earlier cluster of the same name, deleted and not
 /// yet collected: it is not this cluster's instance, volume or credential.
-fn is_ours<K: Resource>(object: &K, uid: Option<&str>) -> bool {
+pub(super) fn is_ours<K: Resource>(object: &K, uid: Option<&str>) -> bool {
     object
         .owner_references()
         .iter()

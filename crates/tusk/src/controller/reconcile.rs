@@ -83,18 +83,13 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     let mut observation = observe(&context.client, &namespace, &cluster).await?;
     let plan = plan::plan(&cluster, &observation.instances, &mut plan::random_suffix);
     let initialized = observation.patroni_initialized;
-    let move_job = crate::naming::names::move_pgdata_job(&name);
-    let move_job_seen = observation
-        .jobs
-        .iter()
-        .any(|job| job.name_any() == move_job);
     let adoption = adopt::reconcile(
         context,
         &cluster,
         &plan,
         &mut observation.volumes,
         initialized,
-        move_job_seen,
+        &observation.jobs,
     )
     .await?;
     let built = build::objects(
@@ -206,13 +201,23 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         &cluster,
         objects.stanza_job.as_ref(),
         &stanza_jobs,
-        leader.is_some() && !standby,
+        leader.is_some() && !standby && !adoption.repository_held(),
     )
     .await?;
-    let can_back_up =
-        stanza_created && leader.is_some() && !standby && cluster.spec.shutdown != Some(true);
-    let backups =
-        backups::reconcile(context, &cluster, &objects, &observation.jobs, can_back_up).await?;
+    let can_back_up = stanza_created
+        && leader.is_some()
+        && !standby
+        && cluster.spec.shutdown != Some(true)
+        && !adoption.repository_held();
+    let backups = backups::reconcile(
+        context,
+        &cluster,
+        &objects,
+        &observation.jobs,
+        &observation.volumes,
+        can_back_up,
+    )
+    .await?;
     let wal_archiving = match archiving::read(&cluster, &objects, leader).await {
         Some(read) => Some(read),
         None => cluster
@@ -301,6 +306,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     conditions.extend(restore.condition);
     conditions.extend(in_place.condition);
     conditions.extend(adoption.condition);
+    conditions.extend(adoption.unsupported);
     let clusters: Api<PostgresCluster> = Api::namespaced(context.client.clone(), &namespace);
     clusters
         .patch_status(

@@ -11,7 +11,7 @@
 
 use super::apply::apply_all;
 use super::jobs::{self, JobState};
-use super::observe::Observation;
+use super::observe::{Observation, is_ours};
 use super::{Context, data_initialized, delete};
 use crate::instances::plan::Plan;
 use crate::instances::volumes;
@@ -21,9 +21,9 @@ use crate::pki::leaf::{self, Subject};
 use crate::pki::root::Root;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
 use kube::ResourceExt;
-use kube::api::Api;
+use kube::api::{Api, ListParams};
 use std::time::{Duration, SystemTime};
 use tusk_api::PostgresCluster;
 use tusk_api::status::Condition;
@@ -203,7 +203,26 @@ pub(super) async fn wanted_job(
         cluster: &source_cluster,
         repo: &source.repo_name,
     };
-    let repo_volume = restore::repo_volume(cluster, from);
+    // The source's repository claim is found by its labels (an adopted one keeps its name); listed only when
+    // the Job can mount it (same namespace).
+    let source_claims: volumes::Existing = if source_namespace == namespace {
+        let of_repo = labels::selector(&labels::pgbackrest_repo_volume(
+            source_name,
+            &source.repo_name,
+        ));
+        let found: Api<PersistentVolumeClaim> = Api::namespaced(context.client.clone(), &namespace);
+        found
+            .list(&ListParams::default().labels(&of_repo))
+            .await?
+            .items
+            .into_iter()
+            .filter(|claim| is_ours(claim, source_cluster.uid().as_deref()))
+            .map(|claim| (claim.name_any(), claim))
+            .collect()
+    } else {
+        volumes::Existing::new()
+    };
+    let repo_volume = restore::repo_volume(cluster, from, &source_claims);
     let credentials = restore::source_configuration(cluster, from);
     let config = match restore::config_file(cluster, from) {
         Ok(config) => config,

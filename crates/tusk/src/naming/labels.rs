@@ -48,6 +48,9 @@ pub const PGBACKREST_RESTORE: &str = "postgres-operator.crunchydata.com/pgbackre
 pub const MOVE_JOB: &str = "postgres-operator.crunchydata.com/move-job";
 /// Marks the Job that moves an adopted data volume's directory (empty value).
 pub const MOVE_PGDATA_DIR: &str = "postgres-operator.crunchydata.com/move-pgdata-dir";
+/// Marks the Job that moves an adopted repository volume's directory into place (PGO's label).
+pub const MOVE_PGBACKREST_REPO_DIR: &str =
+    "postgres-operator.crunchydata.com/move-pgbackrest-repo-dir";
 
 /// [`ROLE`] of the primary's Service and of pods Patroni made the leader (Patroni writes `master`).
 pub const ROLE_PRIMARY: &str = "primary";
@@ -210,6 +213,14 @@ pub fn move_pgdata_job(cluster: &str) -> Labels {
     let mut labels = self::cluster(cluster);
     labels.insert(MOVE_JOB.into(), String::new());
     labels.insert(MOVE_PGDATA_DIR.into(), String::new());
+    labels
+}
+
+/// The labels of the Job that moves an adopted repository volume's directory into place.
+pub fn move_pgbackrest_repo_job(cluster: &str) -> Labels {
+    let mut labels = self::cluster(cluster);
+    labels.insert(MOVE_JOB.into(), String::new());
+    labels.insert(MOVE_PGBACKREST_REPO_DIR.into(), String::new());
     labels
 }
 

@@ -96,6 +96,12 @@ pub fn move_pgdata_job(cluster: &str) -> String {
     format!("{cluster}-move-pgdata-dir")
 }
 
+/// The Job that moves the directory of an adopted repository volume
+/// (`spec.dataSource.volumes.pgBackRestVolume`) into place: `<cluster>-move-pgbackrest-repo-dir`.
+pub fn move_pgbackrest_repo_job(cluster: &str) -> String {
+    format!("{cluster}-move-pgbackrest-repo-dir")
+}
+
 /// The PodDisruptionBudget of an instance set: `<cluster>-set-<set>`.
 pub fn instance_set_disruption_budget(cluster: &str, instance_set: &str) -> String {
     format!("{cluster}-set-{instance_set}")

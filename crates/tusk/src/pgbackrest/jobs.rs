@@ -6,11 +6,13 @@
 //! node (required pod affinity). It has no Kubernetes API access.
 
 use super::projections::{config_mount, config_volume, job_projections};
+use super::volumes::claim_name;
 use super::{STANZA, repo_number, repo_path};
 use crate::images::Images;
+use crate::instances::volumes::Existing;
 use crate::metadata::owned_by;
+use crate::naming::annotations;
 use crate::naming::labels::{self, Labels};
-use crate::naming::{annotations, names};
 use crate::pods;
 use k8s_openapi::api::batch::v1::JobSpec;
 use k8s_openapi::api::core::v1::{
@@ -69,6 +71,7 @@ pub fn backup_job_spec(
     options: &[String],
     pod_labels: Labels,
     config_hash: &str,
+    claims: &Existing,
 ) -> JobSpec {
     let lock = lock_repo(cluster);
     let mut command: Vec<String> = vec![
@@ -85,11 +88,21 @@ pub fn backup_job_spec(
     command.extend(options.iter().cloned());
     let mut mounted = vec![target];
     mounted.extend(lock.filter(|lock| *lock != target));
-    job_spec(cluster, images, &mounted, command, pod_labels, config_hash)
+    job_spec(
+        cluster,
+        images,
+        &mounted,
+        command,
+        pod_labels,
+        config_hash,
+        claims,
+    )
 }
 
 /// The spec of a Job of `cluster` that runs `command` against `targets` (it mounts the volume ones).
 /// `pod_labels` are the Job's own labels; `config_hash` goes on the pod as the `pgbackrest-hash` annotation.
+/// A volume repository's claim is the one `claims` (the observed ones) label as its volume
+/// ([`claim_name`]): an adopted claim keeps its name.
 pub fn job_spec(
     cluster: &PostgresCluster,
     images: &Images,
@@ -97,6 +110,7 @@ pub fn job_spec(
     command: Vec<String>,
     pod_labels: Labels,
     config_hash: &str,
+    claims: &Existing,
 ) -> JobSpec {
     let name = cluster.metadata.name.as_deref().unwrap_or_default();
     let spec = &cluster.spec.backups.pgbackrest;
@@ -114,7 +128,7 @@ pub fn job_spec(
         volumes.push(Volume {
             name: target.name.into(),
             persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                claim_name: names::repo_volume(name, target.name),
+                claim_name: claim_name(name, target.name, claims),
                 read_only: Some(false),
             }),
             ..Volume::default()
@@ -194,6 +208,7 @@ mod tests {
             &["--type=full".into()],
             labels::pgbackrest_backup_job("hippo", "repo1", labels::BACKUP_MANUAL),
             "abc",
+            &Existing::new(),
         );
         let pod = spec.template.spec.as_ref().unwrap();
         assert_eq!(
@@ -251,7 +266,15 @@ mod tests {
             "repos: [{name: repo2, s3: {bucket: b, endpoint: e, region: r}}, {name: repo3, volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}}]",
             "",
         );
-        let spec = backup_job_spec(&mixed, &Images::default(), cloud, &[], Labels::new(), "abc");
+        let spec = backup_job_spec(
+            &mixed,
+            &Images::default(),
+            cloud,
+            &[],
+            Labels::new(),
+            "abc",
+            &Existing::new(),
+        );
         let pod = spec.template.spec.as_ref().unwrap();
         let command = pod.containers[0].command.clone().unwrap_or_default();
         assert!(command.contains(&"--repo=2".to_string()));
@@ -273,6 +296,7 @@ mod tests {
             &[],
             Labels::new(),
             "abc",
+            &Existing::new(),
         );
         let pod = spec.template.spec.as_ref().unwrap();
         let command = pod.containers[0].command.clone().unwrap_or_default();

@@ -11,6 +11,7 @@ use super::config::hash;
 use super::jobs::{Target, backup_job_spec};
 use super::{ConfigError, repo_number};
 use crate::images::Images;
+use crate::instances::volumes::Existing;
 use crate::metadata::owned_by;
 use crate::naming::{annotations, labels, names};
 use k8s_openapi::api::batch::v1::Job;
@@ -22,12 +23,13 @@ const FIELD: &str = "spec.backups.pgbackrest.manual";
 const BACKOFF_LIMIT: i32 = 1;
 
 /// The Job of the manual backup of `cluster` requested as `id` (the annotation's value); `config_hash` goes on
-/// its pod.
+/// its pod; the repository's claim is found among `claims`.
 pub fn manual_backup_job(
     cluster: &PostgresCluster,
     images: &Images,
     id: &str,
     config_hash: &str,
+    claims: &Existing,
 ) -> Result<Job, ConfigError> {
     let name = cluster.metadata.name.as_deref().unwrap_or_default();
     let spec = &cluster.spec.backups.pgbackrest;
@@ -65,7 +67,8 @@ pub fn manual_backup_job(
         .annotations
         .get_or_insert_with(Default::default)
         .insert(annotations::PGBACKREST_BACKUP.into(), id.into());
-    let mut job_spec = backup_job_spec(cluster, images, target, &options, ours, config_hash);
+    let mut job_spec =
+        backup_job_spec(cluster, images, target, &options, ours, config_hash, claims);
     job_spec.backoff_limit = Some(BACKOFF_LIMIT);
     Ok(Job {
         metadata,
@@ -126,6 +129,7 @@ mod tests {
             &Images::default(),
             "2026-11-28_12:00:00",
             "abc",
+            &Existing::new(),
         )
     }
 
@@ -146,6 +150,7 @@ mod tests {
             &Images::default(),
             "again",
             "abc",
+            &Existing::new(),
         )
         .unwrap();
         assert_ne!(
@@ -191,6 +196,7 @@ mod tests {
             &Images::default(),
             "now",
             "abc",
+            &Existing::new(),
         )
         .expect_err("no manual");
         assert_eq!(error.field, "spec.backups.pgbackrest.manual");

@@ -119,7 +119,7 @@ pub fn backups(
 ) -> Result<Backups, ConfigError> {
     let files = config::files(cluster, instances)?;
     let config_map = config::config_map(cluster, &files);
-    let repo_host = repo_host::statefulset(cluster, images, &files.repo_hash)?;
+    let repo_host = repo_host::statefulset(cluster, images, &files.repo_hash, existing_volumes)?;
     let service_account = repo_host
         .is_some()
         .then(|| repo_host::service_account(cluster));
@@ -128,9 +128,14 @@ pub fn backups(
         repo_volumes: volumes::claims(cluster, existing_volumes)?,
         repo_host,
         service_account,
-        cron_jobs: schedules::cron_jobs(cluster, images, &files.repo_hash)?,
-        stanza_job: stanza::stanza_job(cluster, images, &files.repo_hash)?,
-        replica_create_job: replica_create::replica_create_job(cluster, images, &files.repo_hash)?,
+        cron_jobs: schedules::cron_jobs(cluster, images, &files.repo_hash, existing_volumes)?,
+        stanza_job: stanza::stanza_job(cluster, images, &files.repo_hash, existing_volumes)?,
+        replica_create_job: replica_create::replica_create_job(
+            cluster,
+            images,
+            &files.repo_hash,
+            existing_volumes,
+        )?,
         instance_config_hash: files.instance_hash,
         repo_config_hash: files.repo_hash,
     })

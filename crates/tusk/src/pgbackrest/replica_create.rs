@@ -11,6 +11,7 @@ use super::config::hash;
 use super::jobs::{Target, backup_job_spec};
 use super::{ConfigError, repos};
 use crate::images::Images;
+use crate::instances::volumes::Existing;
 use crate::metadata::owned_by;
 use crate::naming::{labels, names};
 use k8s_openapi::api::batch::v1::Job;
@@ -35,11 +36,12 @@ pub fn repo_options_hash(repo: &PgBackRestRepo) -> String {
 }
 
 /// The replica-create backup Job of `cluster`, into its first repository; `None` without repositories.
-/// `config_hash` goes on its pod.
+/// `config_hash` goes on its pod; its repository's claim is found among `claims`.
 pub fn replica_create_job(
     cluster: &PostgresCluster,
     images: &Images,
     config_hash: &str,
+    claims: &Existing,
 ) -> Result<Option<Job>, ConfigError> {
     let name = cluster.metadata.name.as_deref().unwrap_or_default();
     let Some((number, repo, _)) = repos(cluster)?.into_iter().next() else {
@@ -58,6 +60,7 @@ pub fn replica_create_job(
         &["--type=full".into(), "--start-fast".into()],
         ours.clone(),
         config_hash,
+        claims,
     );
     spec.backoff_limit = Some(BACKOFF_LIMIT);
     let suffix: String = repo_options_hash(repo).chars().take(8).collect();
@@ -80,7 +83,7 @@ mod tests {
 
     #[test]
     fn a_full_backup_of_the_first_repository_named_after_its_location() {
-        let job = replica_create_job(&hippo(), &Images::default(), "abc")
+        let job = replica_create_job(&hippo(), &Images::default(), "abc", &Existing::new())
             .expect("valid")
             .expect("a job");
         let name = job.metadata.name.clone().unwrap_or_default();
@@ -105,7 +108,7 @@ mod tests {
             "repos: [{name: repo1, schedules: {full: \"0 1 * * *\"}, volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 9Gi}}}}}]",
             "",
         );
-        let again = replica_create_job(&resized, &Images::default(), "def")
+        let again = replica_create_job(&resized, &Images::default(), "def", &Existing::new())
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -117,7 +120,7 @@ mod tests {
             "repos: [{name: repo1, s3: {bucket: b, endpoint: e, region: r}}]",
             "",
         );
-        let moved = replica_create_job(&moved, &Images::default(), "abc")
+        let moved = replica_create_job(&moved, &Images::default(), "abc", &Existing::new())
             .unwrap()
             .unwrap();
         assert_ne!(
@@ -127,7 +130,7 @@ mod tests {
         let mut no_repos = hippo();
         no_repos.spec.backups.pgbackrest.repos.clear();
         assert!(
-            replica_create_job(&no_repos, &Images::default(), "abc")
+            replica_create_job(&no_repos, &Images::default(), "abc", &Existing::new())
                 .unwrap()
                 .is_none()
         );

@@ -9,6 +9,7 @@
 use super::projections::{config_mount, config_volume, repo_host_projections};
 use super::{ConfigError, SERVER_PORT, repo_path, repos};
 use crate::images::Images;
+use crate::instances::volumes::Existing;
 use crate::metadata::owned_by;
 use crate::naming::{annotations, labels, names};
 use crate::pods;
@@ -41,11 +42,13 @@ pub fn service_account(cluster: &PostgresCluster) -> ServiceAccount {
 }
 
 /// The repository host's StatefulSet, when `cluster` has a `volume` repository. `config_hash` is the
-/// configuration's hash, put on the pod template.
+/// configuration's hash, put on the pod template. Each repository's claim is the one `claims` (the observed
+/// ones) label as its volume ([`super::volumes::claim_name`]), else `<c>-<repo>`.
 pub fn statefulset(
     cluster: &PostgresCluster,
     images: &Images,
     config_hash: &str,
+    claims: &Existing,
 ) -> Result<Option<StatefulSet>, ConfigError> {
     let volume_repos: Vec<(u8, String)> = repos(cluster)?
         .into_iter()
@@ -82,7 +85,7 @@ pub fn statefulset(
         volumes.push(Volume {
             name: repo.clone(),
             persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                claim_name: names::repo_volume(name, repo),
+                claim_name: super::volumes::claim_name(name, repo, claims),
                 read_only: Some(false),
             }),
             ..Volume::default()
@@ -152,7 +155,7 @@ mod tests {
     use crate::pgbackrest::tests::{hippo, hippo_s3, hippo_with};
 
     fn build(cluster: &PostgresCluster) -> StatefulSet {
-        statefulset(cluster, &Images::default(), "abc")
+        statefulset(cluster, &Images::default(), "abc", &Existing::new())
             .expect("builds")
             .expect("a volume repository")
     }
@@ -267,9 +270,40 @@ mod tests {
     }
 
     #[test]
+    fn an_adopted_claim_is_mounted_under_its_own_name_by_the_host_and_the_jobs() {
+        let adopted = k8s_openapi::api::core::v1::PersistentVolumeClaim {
+            metadata: kube::api::ObjectMeta {
+                name: Some("oldhippo-pgbr-repo".into()),
+                labels: Some(labels::pgbackrest_repo_volume("hippo", "repo1")),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let claims = Existing::from([("oldhippo-pgbr-repo".to_string(), adopted)]);
+        let set = statefulset(&hippo(), &Images::default(), "abc", &claims)
+            .expect("builds")
+            .expect("a volume repository");
+        let pod = set.spec.unwrap().template.spec.unwrap();
+        let claim_names = |volumes: Option<Vec<Volume>>| -> Vec<String> {
+            volumes
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|v| v.persistent_volume_claim.map(|c| c.claim_name))
+                .collect()
+        };
+        assert_eq!(claim_names(pod.volumes), ["oldhippo-pgbr-repo"]);
+        let stanza =
+            crate::pgbackrest::stanza::stanza_job(&hippo(), &Images::default(), "abc", &claims)
+                .expect("builds")
+                .expect("a stanza Job");
+        let pod = stanza.spec.unwrap().template.spec.unwrap();
+        assert_eq!(claim_names(pod.volumes), ["oldhippo-pgbr-repo"]);
+    }
+
+    #[test]
     fn no_repo_host_for_cloud_repositories() {
         assert_eq!(
-            statefulset(&hippo_s3(), &Images::default(), "abc"),
+            statefulset(&hippo_s3(), &Images::default(), "abc", &Existing::new()),
             Ok(None)
         );
     }

@@ -29,6 +29,7 @@ use super::projections::{
 };
 use super::{ConfigError, STANZA, repos};
 use crate::images::Images;
+use crate::instances::volumes::Existing;
 use crate::metadata::owned_by;
 use crate::naming::{annotations, labels, names};
 use crate::pki::pem::Pair;
@@ -221,8 +222,13 @@ pub struct RepoVolume {
 }
 
 /// The volume of `source`'s repository when the restore Job of `cluster` can mount it: the source is in the
-/// same namespace and the repository is a volume one.
-pub fn repo_volume(cluster: &PostgresCluster, source: Source<'_>) -> Option<RepoVolume> {
+/// same namespace and the repository is a volume one. Its claim is the one `source_claims` (the source's
+/// observed claims) label as that repository's volume, else `<source>-<repo>`.
+pub fn repo_volume(
+    cluster: &PostgresCluster,
+    source: Source<'_>,
+    source_claims: &Existing,
+) -> Option<RepoVolume> {
     let (source_name, source_namespace) = super::name_and_namespace(source.cluster);
     let (_, namespace) = super::name_and_namespace(cluster);
     if source_namespace != namespace {
@@ -234,7 +240,7 @@ pub fn repo_volume(cluster: &PostgresCluster, source: Source<'_>) -> Option<Repo
         .find(|(_, repo, _)| repo.name == source.repo && repo.volume.is_some())?;
     Some(RepoVolume {
         source: source_name.into(),
-        claim: names::repo_volume(source_name, source.repo),
+        claim: super::volumes::claim_name(source_name, source.repo, source_claims),
         number,
     })
 }
@@ -302,7 +308,7 @@ pub fn config_file(cluster: &PostgresCluster, source: Source<'_>) -> Result<Stri
     let mut ini = Ini::new();
     super::config::repo_options(&mut ini, number, repo, &field)?;
     let key = |option: &str| format!("repo{number}-{option}");
-    if repo.volume.is_some() && repo_volume(cluster, source).is_none() {
+    if repo.volume.is_some() && repo_volume(cluster, source, &Existing::new()).is_none() {
         let host = names::pod_dns_name(
             &names::repo_host_pod(source_name),
             source_name,
@@ -846,7 +852,7 @@ pg1-path=/pgdata/pg16_bootstrap
         let file = config_file(&elephant(), cloud).expect("a cloud source in the same namespace");
         assert!(file.contains("repo2-type=s3"), "{file}");
         assert!(!file.contains("repo2-host"), "{file}");
-        assert!(repo_volume(&elephant(), cloud).is_none());
+        assert!(repo_volume(&elephant(), cloud, &Existing::new()).is_none());
         let credentials = source_configuration(&elephant(), cloud);
         assert_eq!(
             credentials[0].secret.as_ref().map(|s| s.name.as_str()),
@@ -949,7 +955,8 @@ pg1-path=/pgdata/pg16_bootstrap
             cluster: &hippo,
             repo: "repo1",
         };
-        let volume = repo_volume(&elephant(), source).expect("same namespace, a volume repository");
+        let volume = repo_volume(&elephant(), source, &Existing::new())
+            .expect("same namespace, a volume repository");
         assert_eq!(
             volume,
             RepoVolume {
@@ -1025,7 +1032,7 @@ pg1-path=/pgdata/pg16_bootstrap
             cluster: &elsewhere,
             repo: "repo1",
         };
-        assert!(repo_volume(&elephant(), source).is_none());
+        assert!(repo_volume(&elephant(), source, &Existing::new()).is_none());
     }
 
     #[test]

@@ -6,17 +6,20 @@
 use super::jobs::{Target, backup_job_spec};
 use super::{ConfigError, repos};
 use crate::images::Images;
+use crate::instances::volumes::Existing;
 use crate::metadata::owned_by;
 use crate::naming::{labels, names};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use tusk_api::PostgresCluster;
 
-/// Every backup CronJob of `cluster`; `config_hash` goes on their pods.
+/// Every backup CronJob of `cluster`; `config_hash` goes on their pods; the repositories' claims are found
+/// among `claims`.
 pub fn cron_jobs(
     cluster: &PostgresCluster,
     images: &Images,
     config_hash: &str,
+    claims: &Existing,
 ) -> Result<Vec<CronJob>, ConfigError> {
     let name = cluster.metadata.name.as_deref().unwrap_or_default();
     let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
@@ -65,6 +68,7 @@ pub fn cron_jobs(
                             &[format!("--type={backup_type}")],
                             ours,
                             config_hash,
+                            claims,
                         )),
                     },
                     ..CronJobSpec::default()
@@ -101,7 +105,13 @@ mod tests {
     }
 
     fn build(spec: &str) -> Vec<CronJob> {
-        cron_jobs(&hippo_with(REPOS, spec), &Images::default(), "abc").expect("builds")
+        cron_jobs(
+            &hippo_with(REPOS, spec),
+            &Images::default(),
+            "abc",
+            &Existing::new(),
+        )
+        .expect("builds")
     }
 
     #[test]
@@ -143,7 +153,7 @@ mod tests {
         assert_eq!(labels[labels::PGBACKREST_CRONJOB], "incr");
         assert_eq!(labels[labels::PGBACKREST_REPO], "repo2");
         assert!(
-            super::cron_jobs(&hippo(), &Images::default(), "abc")
+            super::cron_jobs(&hippo(), &Images::default(), "abc", &Existing::new())
                 .unwrap()
                 .is_empty()
         );

@@ -7,6 +7,7 @@
 use super::jobs::{Target, job_spec, lock_option, lock_repo};
 use super::{ConfigError, STANZA, repos};
 use crate::images::Images;
+use crate::instances::volumes::Existing;
 use crate::metadata::owned_by;
 use crate::naming::{labels, names};
 use k8s_openapi::api::batch::v1::Job;
@@ -16,11 +17,12 @@ use tusk_api::PostgresCluster;
 const BACKOFF_LIMIT: i32 = 3;
 
 /// The stanza Job of `cluster` for the repository configuration of hash `config_hash`; `None` without
-/// repositories.
+/// repositories. The volume repositories' claims are found among `claims` ([`super::volumes::claim_name`]).
 pub fn stanza_job(
     cluster: &PostgresCluster,
     images: &Images,
     config_hash: &str,
+    claims: &Existing,
 ) -> Result<Option<Job>, ConfigError> {
     let name = cluster.metadata.name.as_deref().unwrap_or_default();
     let repos = repos(cluster)?;
@@ -43,6 +45,7 @@ pub fn stanza_job(
         command(cluster),
         ours.clone(),
         config_hash,
+        claims,
     );
     spec.backoff_limit = Some(BACKOFF_LIMIT);
     Ok(Some(Job {
@@ -79,9 +82,14 @@ mod tests {
 
     #[test]
     fn one_job_for_every_repository_named_after_the_configuration() {
-        let job = stanza_job(&hippo(), &Images::default(), "0123456789abcdef")
-            .expect("valid")
-            .expect("a job");
+        let job = stanza_job(
+            &hippo(),
+            &Images::default(),
+            "0123456789abcdef",
+            &Existing::new(),
+        )
+        .expect("valid")
+        .expect("a job");
         assert_eq!(job.metadata.name.as_deref(), Some("hippo-stanza-01234567"));
         let labels = job.metadata.labels.as_ref().expect("labels");
         assert!(labels.contains_key(labels::PGBACKREST_STANZA));

@@ -2,7 +2,6 @@
 //! operator saw are reported; a fact it has not seen (a stanza, a backup) is left out rather than guessed.
 
 use super::condition;
-use crate::naming::names;
 use crate::pgbackrest::replica_create::repo_options_hash;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
@@ -61,7 +60,8 @@ pub fn pgbackrest(
                 ..RepoStatus::default()
             };
             if repo.volume.is_some() {
-                let claim = names::repo_volume(cluster_name, &repo.name);
+                let claim =
+                    crate::pgbackrest::volumes::claim_name(cluster_name, &repo.name, claims);
                 status.bound = Some(
                     claims
                         .get(&claim)
