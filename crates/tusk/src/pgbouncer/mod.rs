@@ -9,6 +9,7 @@
 //!   ordinary login roles.
 
 pub mod config;
+pub mod secret;
 
 use tusk_api::PostgresCluster;
 use tusk_api::proxy::PgBouncerPodSpec;
