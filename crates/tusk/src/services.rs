@@ -171,7 +171,8 @@ fn postgres_port(cluster: &PostgresCluster) -> ServicePort {
     }
 }
 
-fn service_type(type_: ServiceType) -> &'static str {
+/// The Service type's name, as a Service spec takes it.
+pub fn service_type(type_: ServiceType) -> &'static str {
     match type_ {
         ServiceType::ClusterIP => "ClusterIP",
         ServiceType::NodePort => "NodePort",

@@ -11,15 +11,21 @@
 //! `[users]`: `config.users`, when given. `conffile` always names this file (PGO: the user must not bypass it).
 
 use super::{AUTH_QUERY, AUTH_USER, MAIN_FILE, USER_FILE, private_file};
-use crate::naming::names;
+use crate::metadata::owned_by;
+use crate::naming::{labels, names};
 use crate::pgbackrest::ConfigError;
 use crate::pgbackrest::ini::Ini;
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
 use std::collections::BTreeMap;
 use tusk_api::PostgresCluster;
 use tusk_api::proxy::PgBouncerPodSpec;
 
 const SECTION: &str = "pgbouncer";
+/// The ConfigMap key of the configuration file.
+pub const FILE_KEY: &str = "pgbouncer.ini";
+/// The ConfigMap key of an empty file, mounted as [`USER_FILE`] so that the include always finds a file.
+pub const EMPTY_KEY: &str = "pgbouncer-empty";
 const GLOBAL_FIELD: &str = "spec.proxy.pgBouncer.config.global";
 const DATABASES_FIELD: &str = "spec.proxy.pgBouncer.config.databases";
 const USERS_FIELD: &str = "spec.proxy.pgBouncer.config.users";
@@ -98,6 +104,28 @@ pub fn file(cluster: &PostgresCluster, bouncer: &PgBouncerPodSpec) -> Result<Str
         "# Written by Tusk from spec.proxy.pgBouncer: changes here are overwritten.\n{}",
         ini.render()
     ))
+}
+
+/// The ConfigMap `<c>-pgbouncer` of `cluster`'s PgBouncer `bouncer` holding the configuration `file`.
+pub fn config_map(
+    cluster: &PostgresCluster,
+    bouncer: &PgBouncerPodSpec,
+    file: String,
+) -> ConfigMap {
+    let name = cluster.name_any();
+    ConfigMap {
+        metadata: owned_by(
+            cluster,
+            names::pgbouncer(&name),
+            bouncer.metadata.as_ref(),
+            labels::pgbouncer(&name),
+        ),
+        data: Some(BTreeMap::from([
+            (EMPTY_KEY.to_string(), String::new()),
+            (FILE_KEY.to_string(), file),
+        ])),
+        ..ConfigMap::default()
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@
 //!   ordinary login roles.
 
 pub mod config;
+pub mod deployment;
 pub mod secret;
+pub mod service;
 
 use tusk_api::PostgresCluster;
 use tusk_api::proxy::PgBouncerPodSpec;
