@@ -12,6 +12,7 @@ pub mod config;
 pub mod deployment;
 pub mod secret;
 pub mod service;
+pub mod sql;
 
 use tusk_api::PostgresCluster;
 use tusk_api::proxy::PgBouncerPodSpec;
