@@ -131,34 +131,18 @@ pub fn config_map(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pgbouncer::hippo_with_proxy;
     use tusk_api::proxy::PgBouncerConfiguration;
 
-    fn hippo(proxy: &str) -> PostgresCluster {
-        tusk_api::manifest::parse(&format!(
-            "apiVersion: postgres-operator.crunchydata.com/v1beta1
-kind: PostgresCluster
-metadata: {{name: hippo, namespace: ns}}
-spec:
-  postgresVersion: 16
-  instances: [{{dataVolumeClaimSpec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}}}]
-  backups: {{pgbackrest: {{repos: [{{name: repo1, volume: {{volumeClaimSpec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}}}}}]}}}}
-  proxy:
-    pgBouncer:
-{proxy}
-"
-        ))
-        .expect("valid")
-    }
-
     fn render(proxy: &str) -> Result<String, ConfigError> {
-        let cluster = hippo(proxy);
+        let cluster = hippo_with_proxy(proxy, "");
         let bouncer = super::super::spec(&cluster).expect("a proxy");
         file(&cluster, bouncer)
     }
 
     #[test]
     fn one_pgbouncer_section_includes_the_user_file_first_and_every_database_goes_to_the_primary() {
-        let text = render("      port: 6432").expect("renders");
+        let text = render("port: 6432").expect("renders");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[1], "[pgbouncer]");
         assert_eq!(lines[2], "%include /etc/pgbouncer/pgbouncer.ini");
@@ -184,10 +168,8 @@ spec:
     #[test]
     fn global_overrides_tusk_but_not_conffile_and_databases_replace_the_default() {
         let text = render(
-            "      config:
-        global: {pool_mode: transaction, client_tls_sslmode: verify-full, conffile: /tmp/x}
-        databases: {app: host=hippo-primary port=5432 dbname=app}
-        users: {app: pool_mode=session}",
+            "config: {global: {pool_mode: transaction, client_tls_sslmode: verify-full, conffile: /tmp/x}, \
+             databases: {app: host=hippo-primary port=5432 dbname=app}, users: {app: pool_mode=session}}",
         )
         .expect("renders");
         assert!(text.contains("\npool_mode=transaction\n"), "{text}");
@@ -236,7 +218,7 @@ spec:
                 "spec.proxy.pgBouncer.config.users.app",
             ),
         ] {
-            let cluster = hippo("      port: 5432");
+            let cluster = hippo_with_proxy("port: 5432", "");
             let mut bouncer = super::super::spec(&cluster).expect("a proxy").clone();
             bouncer.config = Some(config);
             let error = file(&cluster, &bouncer).expect_err(field);

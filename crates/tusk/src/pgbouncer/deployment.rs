@@ -23,7 +23,6 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
-use sha2::{Digest, Sha256};
 use tusk_api::PostgresCluster;
 use tusk_api::proxy::PgBouncerPodSpec;
 
@@ -299,34 +298,13 @@ fn restart_hash(bouncer: &PgBouncerPodSpec) -> String {
         "customTLSSecret": bouncer.custom_tls_secret,
         "global": restart_only,
     });
-    let digest = Sha256::digest(inputs.to_string().as_bytes());
-    digest
-        .iter()
-        .take(8)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    super::digest(&[&inputs.to_string()])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hippo(proxy: &str, extra: &str) -> PostgresCluster {
-        tusk_api::manifest::parse(&format!(
-            "apiVersion: postgres-operator.crunchydata.com/v1beta1
-kind: PostgresCluster
-metadata: {{name: hippo, namespace: ns, uid: u1}}
-spec:
-  postgresVersion: 16
-  instances: [{{dataVolumeClaimSpec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}}}]
-  backups: {{pgbackrest: {{repos: [{{name: repo1, volume: {{volumeClaimSpec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}}}}}]}}}}
-  {extra}
-  proxy:
-    pgBouncer: {{{proxy}}}
-"
-        ))
-        .expect("valid")
-    }
+    use crate::pgbouncer::hippo_with_proxy as hippo;
 
     fn build(cluster: &PostgresCluster) -> Deployment {
         deployment(

@@ -35,7 +35,42 @@ pub fn spec(cluster: &PostgresCluster) -> Option<&PgBouncerPodSpec> {
     cluster.spec.proxy.as_ref().map(|proxy| &proxy.pg_bouncer)
 }
 
+/// 16 hexadecimal digits of the SHA-256 of `parts`, one after the other: what a revision or a pod template's
+/// annotation records.
+fn digest(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    for part in parts {
+        digest.update(part.as_bytes());
+    }
+    digest
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// A file of [`PRIVATE_DIRECTORY`].
 pub fn private_file(name: &str) -> String {
     format!("{PRIVATE_DIRECTORY}/{name}")
+}
+
+/// hippo with `proxy` as the fields of `spec.proxy.pgBouncer` (flow YAML) and `extra` spec lines, for tests.
+#[cfg(test)]
+pub(crate) fn hippo_with_proxy(proxy: &str, extra: &str) -> PostgresCluster {
+    tusk_api::manifest::parse(&format!(
+        "apiVersion: postgres-operator.crunchydata.com/v1beta1
+kind: PostgresCluster
+metadata: {{name: hippo, namespace: ns, uid: u1}}
+spec:
+  postgresVersion: 16
+  instances: [{{dataVolumeClaimSpec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}}}]
+  backups: {{pgbackrest: {{repos: [{{name: repo1, volume: {{volumeClaimSpec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}}}}}]}}}}
+  {extra}
+  proxy:
+    pgBouncer: {{{proxy}}}
+"
+    ))
+    .expect("valid")
 }

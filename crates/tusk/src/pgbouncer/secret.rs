@@ -113,24 +113,9 @@ fn auth_file(password: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pgbouncer::hippo_with_proxy;
     use crate::pki::pem;
     use std::time::Duration;
-
-    fn hippo(proxy: &str) -> PostgresCluster {
-        tusk_api::manifest::parse(&format!(
-            "apiVersion: postgres-operator.crunchydata.com/v1beta1
-kind: PostgresCluster
-metadata: {{name: hippo, namespace: ns, uid: u1}}
-spec:
-  postgresVersion: 16
-  instances: [{{dataVolumeClaimSpec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}}}]
-  backups: {{pgbackrest: {{repos: [{{name: repo1, volume: {{volumeClaimSpec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}}}}}]}}}}
-  proxy:
-    pgBouncer: {{{proxy}}}
-"
-        ))
-        .expect("valid")
-    }
 
     fn text(secret: &Secret, key: &str) -> String {
         String::from_utf8(secret.data.as_ref().unwrap()[key].0.clone()).unwrap()
@@ -152,7 +137,7 @@ spec:
     #[test]
     fn a_password_made_once_its_verifier_and_a_certificate_for_the_service() {
         let root = Root::generate(SystemTime::now()).unwrap();
-        let cluster = hippo("");
+        let cluster = hippo_with_proxy("", "");
         let built = build(&cluster, &root, None);
         let secret = &built.secret;
         assert_eq!(secret.metadata.name.as_deref(), Some("hippo-pgbouncer"));
@@ -205,7 +190,11 @@ spec:
     #[test]
     fn a_custom_certificate_leaves_only_the_credentials() {
         let root = Root::generate(SystemTime::now()).unwrap();
-        let built = build(&hippo("customTLSSecret: {name: mine}"), &root, None);
+        let built = build(
+            &hippo_with_proxy("customTLSSecret: {name: mine}", ""),
+            &root,
+            None,
+        );
         let keys: Vec<&String> = built.secret.data.as_ref().unwrap().keys().collect();
         assert_eq!(keys, [PASSWORD, AUTH_FILE, VERIFIER], "sorted");
         assert!(built.renew_at.is_none());

@@ -9,17 +9,12 @@ use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use tusk_api::PostgresCluster;
-use tusk_api::common::ServiceType;
 use tusk_api::proxy::PgBouncerPodSpec;
 
 /// The Service of `cluster`'s PgBouncer `bouncer`.
 pub fn service(cluster: &PostgresCluster, bouncer: &PgBouncerPodSpec) -> Service {
     let name = cluster.name_any();
     let selector = labels::pgbouncer(&name);
-    let type_ = bouncer
-        .service
-        .as_ref()
-        .map_or(ServiceType::ClusterIP, |service| service.type_);
     Service {
         metadata: owned_by(
             cluster,
@@ -28,7 +23,7 @@ pub fn service(cluster: &PostgresCluster, bouncer: &PgBouncerPodSpec) -> Service
             selector.clone(),
         ),
         spec: Some(ServiceSpec {
-            type_: Some(service_type(type_).into()),
+            type_: Some(service_type(bouncer.service.as_ref()).into()),
             selector: Some(selector),
             ports: Some(vec![ServicePort {
                 name: Some(PORT_NAME.into()),
@@ -49,18 +44,8 @@ mod tests {
 
     #[test]
     fn the_named_port_of_pgbouncer_pods_as_the_spec_exposes_it() {
-        let cluster = tusk_api::manifest::parse(
-            "apiVersion: postgres-operator.crunchydata.com/v1beta1
-kind: PostgresCluster
-metadata: {name: hippo, namespace: ns}
-spec:
-  postgresVersion: 16
-  instances: [{dataVolumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]
-  backups: {pgbackrest: {repos: [{name: repo1, volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}}]}}
-  proxy: {pgBouncer: {port: 6432, service: {type: NodePort}}}
-",
-        )
-        .expect("valid");
+        let cluster =
+            crate::pgbouncer::hippo_with_proxy("port: 6432, service: {type: NodePort}", "");
         let service = service(&cluster, super::super::spec(&cluster).unwrap());
         assert_eq!(service.metadata.name.as_deref(), Some("hippo-pgbouncer"));
         let spec = service.spec.unwrap();

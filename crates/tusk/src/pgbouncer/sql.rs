@@ -7,7 +7,6 @@
 
 use super::AUTH_USER;
 use crate::postgres::users::{quote_identifier, quote_literal};
-use sha2::{Digest, Sha256};
 
 /// The statements run in each database, in one transaction, to install the lookup.
 pub fn install_in_database() -> String {
@@ -81,15 +80,7 @@ pub fn drop_role() -> String {
 /// What `status.proxy.pgBouncer.postgresRevision` records once the lookup is installed with `verifier`: a
 /// change of either (a new Tusk, a new password) installs it again.
 pub fn revision(verifier: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(role(verifier))
-        .chain_update(install_in_database())
-        .finalize();
-    digest
-        .iter()
-        .take(8)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    super::digest(&[&role(verifier), &install_in_database()])
 }
 
 #[cfg(test)]
