@@ -9,7 +9,7 @@ use crate::images::Images;
 use crate::instances::plan::Plan;
 use crate::instances::{self, volumes};
 use crate::{patroni, pgbackrest, pki, services, users};
-use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
@@ -57,6 +57,8 @@ pub struct Objects {
     pub volumes: Vec<PersistentVolumeClaim>,
     /// One StatefulSet per instance.
     pub statefulsets: Vec<StatefulSet>,
+    /// PgBouncer's Deployment, with `spec.proxy.pgBouncer`.
+    pub deployments: Vec<Deployment>,
     /// The disruption budgets of instance sets with more than one instance.
     pub disruption_budgets: Vec<PodDisruptionBudget>,
     /// The Secrets of the cluster's users.
@@ -86,6 +88,9 @@ pub enum BuildError {
     /// pgBackRest's configuration would hold a value that is unsafe in its files.
     #[error(transparent)]
     Backups(#[from] pgbackrest::ConfigError),
+    /// PgBouncer's configuration would hold a value that is unsafe in its file.
+    #[error("{0}")]
+    Proxy(pgbackrest::ConfigError),
 }
 
 impl BuildError {
@@ -94,6 +99,7 @@ impl BuildError {
         match self {
             BuildError::Tls(error) => error.reason(),
             BuildError::Backups(_) => "InvalidBackupConfiguration",
+            BuildError::Proxy(_) => "InvalidProxyConfiguration",
         }
     }
 }
@@ -153,7 +159,24 @@ pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Result<Objects,
         pgbackrest_repo_hash: backups.repo_config_hash.clone(),
         disruption_budgets: instances::disruption_budget::disruption_budgets(cluster),
         user_secrets: users::secrets(cluster, inputs.secrets),
+        deployments: Vec::new(),
     };
+    if let Some(bouncer) = crate::pgbouncer::spec(cluster) {
+        let file = crate::pgbouncer::config::file(cluster, bouncer).map_err(BuildError::Proxy)?;
+        objects
+            .config_maps
+            .push(crate::pgbouncer::config::config_map(cluster, bouncer, file));
+        objects
+            .services
+            .push(crate::pgbouncer::service::service(cluster, bouncer));
+        objects
+            .deployments
+            .push(crate::pgbouncer::deployment::deployment(
+                cluster,
+                bouncer,
+                inputs.images,
+            ));
+    }
     for instance in &inputs.plan.instances {
         let Some(set) = cluster
             .spec
@@ -194,6 +217,7 @@ impl Objects {
         out.extend(self.config_maps.iter().map(to_json));
         out.extend(self.volumes.iter().map(to_json));
         out.extend(self.statefulsets.iter().map(to_json));
+        out.extend(self.deployments.iter().map(to_json));
         out.extend(self.disruption_budgets.iter().map(to_json));
         out.extend(self.cron_jobs.iter().map(to_json));
         out.extend(self.stanza_job.iter().map(to_json));

@@ -9,6 +9,7 @@ pub mod metadata;
 pub mod naming;
 pub mod patroni;
 pub mod pgbackrest;
+pub mod pgbouncer;
 pub mod pki;
 pub mod pods;
 pub mod postgres;

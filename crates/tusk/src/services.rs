@@ -34,11 +34,6 @@ pub fn instance_services(cluster: &PostgresCluster) -> Vec<Service> {
 /// `<c>-ha`: the Service whose endpoints Patroni points at the leader.
 pub fn leader(cluster: &PostgresCluster) -> Service {
     let name = cluster_name(cluster);
-    let type_ = cluster
-        .spec
-        .service
-        .as_ref()
-        .map_or(ServiceType::ClusterIP, |service| service.type_);
     Service {
         metadata: owned_by(
             cluster,
@@ -47,7 +42,7 @@ pub fn leader(cluster: &PostgresCluster) -> Service {
             patroni_labels(name),
         ),
         spec: Some(ServiceSpec {
-            type_: Some(service_type(type_).into()),
+            type_: Some(service_type(cluster.spec.service.as_ref()).into()),
             ports: Some(vec![postgres_port(cluster)]),
             ..ServiceSpec::default()
         }),
@@ -171,8 +166,10 @@ fn postgres_port(cluster: &PostgresCluster) -> ServicePort {
     }
 }
 
-fn service_type(type_: ServiceType) -> &'static str {
-    match type_ {
+/// The type's name of a Service the spec may expose (`service.type`), as a Service spec takes it; `ClusterIP`
+/// when the spec says nothing.
+pub fn service_type(spec: Option<&tusk_api::common::ServiceSpec>) -> &'static str {
+    match spec.map_or(ServiceType::ClusterIP, |service| service.type_) {
         ServiceType::ClusterIP => "ClusterIP",
         ServiceType::NodePort => "NodePort",
         ServiceType::LoadBalancer => "LoadBalancer",

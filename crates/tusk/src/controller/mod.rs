@@ -17,6 +17,7 @@ mod jobs;
 mod observe;
 mod patroni_api;
 mod patroni_dcs;
+mod pgbouncer;
 mod pod_changes;
 mod prune;
 mod reconcile;
@@ -32,7 +33,7 @@ mod users;
 use crate::images::Images;
 use crate::runtime::Telemetry;
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Endpoints, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
@@ -135,6 +136,7 @@ fn controller(
             owned.clone(),
         )
         .owns(scoped::<StatefulSet>(client, namespace), owned.clone())
+        .owns(scoped::<Deployment>(client, namespace), owned.clone())
         .owns(scoped::<CronJob>(client, namespace), owned.clone())
         // By label, not owner: a scheduled backup's Job belongs to its CronJob.
         .watches(scoped::<Job>(client, namespace), owned.clone(), |job| {

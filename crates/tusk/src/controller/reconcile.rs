@@ -10,6 +10,7 @@ use super::healing;
 use super::in_place_restore;
 use super::observe::observe;
 use super::patroni_dcs;
+use super::pgbouncer;
 use super::prune::prune;
 use super::refuse;
 use super::restore;
@@ -148,6 +149,31 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     )
     .await?;
     apply_all(&context.client, &objects.statefulsets).await?;
+    apply_all(&context.client, &objects.deployments).await?;
+    // PgBouncer's objects go with spec.proxy.
+    let of_pgbouncer = naming::labels::pgbouncer(&name);
+    prune(
+        &context.client,
+        &cluster,
+        &of_pgbouncer,
+        &objects.deployments,
+    )
+    .await?;
+    prune(&context.client, &cluster, &of_pgbouncer, &objects.services).await?;
+    prune(
+        &context.client,
+        &cluster,
+        &of_pgbouncer,
+        &objects.config_maps,
+    )
+    .await?;
+    prune(
+        &context.client,
+        &cluster,
+        &of_pgbouncer,
+        &objects.certificates,
+    )
+    .await?;
     apply_all(&context.client, &objects.disruption_budgets).await?;
     prune(
         &context.client,
@@ -191,6 +217,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     let leader = observation.ready_leader();
     let users = users::reconcile(context, &cluster, &objects, leader).await;
     let primary_ready = users.done && users.revision.is_some();
+    let proxy = pgbouncer::reconcile(context, &cluster, &objects, leader).await?;
     let init_sql = init_sql::reconcile(context, &cluster, &objects, primary_ready).await?;
     let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
     let stanza_jobs: Vec<_> = observation
@@ -319,6 +346,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
                     instances: Some(&instance_sets),
                     pgbackrest: pgbackrest.as_ref(),
                     users_revision: users.revision.as_deref(),
+                    proxy: proxy.status.as_ref(),
                     database_init_sql: init_sql.done.as_deref(),
                     startup: in_place
                         .startup
@@ -332,7 +360,11 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         .renew_at
         .and_then(|at| at.duration_since(SystemTime::now()).ok())
         .unwrap_or(RESYNC);
-    let mut next = if users.done { RESYNC } else { USERS_RETRY };
+    let mut next = if users.done && proxy.done {
+        RESYNC
+    } else {
+        USERS_RETRY
+    };
     next = init_sql.again.map_or(next, |again| next.min(again));
     next = restore.again.map_or(next, |again| next.min(again));
     next = healing.map_or(next, |again| next.min(again));

@@ -5,6 +5,7 @@
 
 use super::client_tls;
 use crate::naming::names;
+use crate::pgbouncer;
 use crate::pki::root::Root;
 use crate::postgres::{self, users};
 use k8s_openapi::api::core::v1::{Pod, Secret};
@@ -153,6 +154,55 @@ pub async fn users(
     tokio::time::timeout(TIMEOUT, round)
         .await
         .map_err(|_| Error::Timeout)?
+}
+
+/// Installs PgBouncer's lookup (`pgbouncer::sql`) on the primary: its role with the password whose SCRAM
+/// `verifier` PgBouncer's Secret holds, then the schema and function in every database that takes
+/// connections.
+pub async fn install_pgbouncer(primary: &Primary, verifier: &str) -> Result<(), Error> {
+    let round = async {
+        let db = primary.connect("postgres").await?;
+        db.batch_execute(&pgbouncer::sql::role(verifier)).await?;
+        for database in connectable_databases(&db).await? {
+            let db = primary.connect(&database).await?;
+            db.batch_execute(&pgbouncer::sql::install_in_database())
+                .await?;
+        }
+        Ok::<_, Error>(())
+    };
+    tokio::time::timeout(TIMEOUT, round)
+        .await
+        .map_err(|_| Error::Timeout)?
+}
+
+/// Removes PgBouncer's lookup from every database, then its role.
+pub async fn remove_pgbouncer(primary: &Primary) -> Result<(), Error> {
+    let round = async {
+        let db = primary.connect("postgres").await?;
+        for database in connectable_databases(&db).await? {
+            let db = primary.connect(&database).await?;
+            db.batch_execute(&pgbouncer::sql::uninstall_in_database())
+                .await?;
+        }
+        db.batch_execute(&pgbouncer::sql::drop_role()).await?;
+        Ok::<_, Error>(())
+    };
+    tokio::time::timeout(TIMEOUT, round)
+        .await
+        .map_err(|_| Error::Timeout)?
+}
+
+/// The databases that take connections (`template1` among them; not `template0`).
+async fn connectable_databases(db: &tokio_postgres::Client) -> Result<Vec<String>, Error> {
+    Ok(db
+        .query(
+            "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn ORDER BY datname",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect())
 }
 
 impl Primary {

@@ -1,5 +1,7 @@
 //! Annotation keys users and Tusk put on objects.
 
+/// On PgBouncer's pod template: a digest of what PgBouncer reads only when it starts (a change rolls it).
+pub const PGBOUNCER_RESTART_HASH: &str = "postgres-operator.crunchydata.com/pgbouncer-restart-hash";
 /// On a PostgresCluster: a new value requests a manual backup (`spec.backups.pgbackrest.manual`).
 pub const PGBACKREST_BACKUP: &str = "postgres-operator.crunchydata.com/pgbackrest-backup";
 /// On a PostgresCluster: a new value requests an in-place restore (`spec.backups.pgbackrest.restore`).

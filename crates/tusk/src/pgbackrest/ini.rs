@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Ini {
     sections: Vec<(String, BTreeMap<String, String>)>,
+    includes: Vec<(String, String)>,
 }
 
 impl Ini {
@@ -47,6 +48,18 @@ impl Ini {
         Ok(())
     }
 
+    /// Makes `section` (created on first use) begin with `%include path` (PgBouncer's directive), so that
+    /// the section's own keys, written after it, override the included file's. `field` is named in the
+    /// error when the path is unsafe to write.
+    pub fn include(&mut self, section: &str, path: &str, field: &str) -> Result<(), ConfigError> {
+        check_value(path, field)?;
+        if !self.sections.iter().any(|(name, _)| name == section) {
+            self.sections.push((section.to_string(), BTreeMap::new()));
+        }
+        self.includes.push((section.to_string(), path.to_string()));
+        Ok(())
+    }
+
     /// The value of `key` in `section`, if set.
     pub fn get(&self, section: &str, key: &str) -> Option<&str> {
         self.sections
@@ -64,6 +77,9 @@ impl Ini {
                 out.push('\n');
             }
             out.push_str(&format!("[{name}]\n"));
+            for (_, path) in self.includes.iter().filter(|(section, _)| section == name) {
+                out.push_str(&format!("%include {path}\n"));
+            }
             for (key, value) in keys {
                 out.push_str(&format!("{key}={value}\n"));
             }
@@ -73,16 +89,16 @@ impl Ini {
 }
 
 /// A key must be a single word: not empty, no whitespace or control characters (newline, carriage return,
-/// NUL...), no `=` (which would end it early), no `[` or `]` (which could read as a section), and no leading
-/// `#` or `;` (which would make the line a comment).
+/// NUL...), no `=` (which would end it early), no `[` or `]` (which could read as a section), no leading
+/// `#` or `;` (which would make the line a comment) and no leading `%` (a directive, like `%include`).
 fn check_key(key: &str, field: &str) -> Result<(), ConfigError> {
     if key.is_empty() {
         return Err(ConfigError::new(field, "a key must not be empty"));
     }
-    if key.starts_with(['#', ';']) {
+    if key.starts_with(['#', ';', '%']) {
         return Err(ConfigError::new(
             field,
-            format!("key {key:?} must not start with a comment character"),
+            format!("key {key:?} must not start with a comment character or '%'"),
         ));
     }
     if let Some(bad) = key
@@ -141,10 +157,26 @@ mod tests {
             ("a b", "c"),
             ("", "c"),
             ("#x", "c"),
+            ("%include", "/etc/passwd"),
         ] {
             let error = ini.set("global", key, value, "spec.x").unwrap_err();
             assert_eq!(error.field, "spec.x", "{key:?}={value:?}");
         }
         assert_eq!(ini.render(), "", "nothing was written");
+    }
+
+    #[test]
+    fn an_include_opens_its_section_before_the_keys_that_override_it() {
+        let mut ini = Ini::new();
+        ini.set("databases", "*", "host=hippo-primary", "a")
+            .unwrap();
+        ini.include("pgbouncer", "/etc/pgbouncer/pgbouncer.ini", "b")
+            .unwrap();
+        ini.set("pgbouncer", "listen_port", "5432", "c").unwrap();
+        assert_eq!(
+            ini.render(),
+            "[databases]\n*=host=hippo-primary\n\n[pgbouncer]\n%include /etc/pgbouncer/pgbouncer.ini\nlisten_port=5432\n"
+        );
+        assert!(ini.include("pgbouncer", "/x\n[users]", "d").is_err());
     }
 }

@@ -44,7 +44,8 @@ pub struct Certificates {
     /// at once cannot each replace the other's new root; the loser reconciles again and adopts the winner's.
     pub root_is_new: bool,
     /// The cluster's Secrets, each owned by the cluster: `<c>-cluster-cert` and `<c>-replication-cert` (unless
-    /// the cluster brings its own, see [`custom`]), one `<instance>-certs` per instance, then `<c>-pgbackrest`.
+    /// the cluster brings its own, see [`custom`]), one `<instance>-certs` per instance, `<c>-pgbackrest`, and
+    /// with PgBouncer `<c>-pgbouncer` (its credentials and client certificate).
     /// A Secret built over an existing one carries its `resourceVersion`.
     pub secrets: Vec<Secret>,
     /// The earliest moment a certificate here (the root included) is due for renewal: the controller should
@@ -127,6 +128,20 @@ pub fn certificates(
     let mut secrets = Vec::new();
     for built in secrets::build(cluster, &root, existing, &request, uses_own)? {
         renew_at = renew_at.min(built.renew_at);
+        secrets.push(built.secret);
+    }
+    if let Some(bouncer) = crate::pgbouncer::spec(cluster) {
+        let name =
+            crate::naming::names::pgbouncer(cluster.metadata.name.as_deref().unwrap_or_default());
+        let built = crate::pgbouncer::secret::secret(
+            cluster,
+            bouncer,
+            &root,
+            existing.get(&name),
+            request.domain,
+            request.now,
+        )?;
+        renew_at = built.renew_at.map_or(renew_at, |due| renew_at.min(due));
         secrets.push(built.secret);
     }
     Ok(Certificates {

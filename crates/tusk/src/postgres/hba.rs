@@ -1,5 +1,5 @@
-//! `pg_hba.conf` rules, in PGO's order: the rules Tusk needs first (the replication user by certificate only),
-//! then the user's `patroni.dynamicConfiguration.postgresql.pg_hba`, then — when the user gave none — TLS with
+//! `pg_hba.conf` rules, in PGO's order: the rules Tusk needs first (the replication user by certificate only,
+//! PgBouncer's lookup role by password over TLS only), then the user's `patroni.dynamicConfiguration.postgresql.pg_hba`, then — when the user gave none — TLS with
 //! SCRAM passwords for everyone. Every connection over the network is TLS.
 
 use super::{OPERATOR_USER, REPLICATION_USER, SUPERUSER};
@@ -9,6 +9,12 @@ use tusk_api::PostgresCluster;
 /// Every rule, first match wins.
 pub fn rules(cluster: &PostgresCluster) -> Vec<String> {
     let mut rules = mandatory();
+    if cluster.spec.proxy.is_some() {
+        // PgBouncer's lookup role: a SCRAM password over TLS, nothing else.
+        let bouncer = crate::pgbouncer::AUTH_USER;
+        rules.push(format!(r#"hostssl all "{bouncer}" all scram-sha-256"#));
+        rules.push(format!(r#"host all "{bouncer}" all reject"#));
+    }
     let user = user_rules(cluster);
     if user.is_empty() {
         rules.push("hostssl all all all scram-sha-256".into());
@@ -110,5 +116,24 @@ spec:
             rules(&cluster("[]")).last().map(String::as_str),
             Some("hostssl all all all scram-sha-256")
         );
+    }
+
+    #[test]
+    fn pgbouncer_looks_users_up_by_password_over_tls_only_when_there_is_one() {
+        let mut with = cluster(r#"["host all all 0.0.0.0/0 trust"]"#);
+        assert!(!rules(&with).iter().any(|r| r.contains("_crunchypgbouncer")));
+        with.spec.proxy =
+            Some(serde_json::from_value(serde_json::json!({"pgBouncer": {}})).unwrap());
+        let rules = rules(&with);
+        let scram = rules
+            .iter()
+            .position(|r| r == r#"hostssl all "_crunchypgbouncer" all scram-sha-256"#)
+            .expect("scram rule");
+        let reject = rules
+            .iter()
+            .position(|r| r == r#"host all "_crunchypgbouncer" all reject"#)
+            .expect("reject rule");
+        let trust = rules.iter().position(|r| r.ends_with("trust")).unwrap();
+        assert!(scram < reject && reject < trust);
     }
 }

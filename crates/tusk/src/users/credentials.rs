@@ -27,6 +27,16 @@ impl std::fmt::Debug for Credentials {
 /// - a `password` alone (a person set it): kept, and a verifier made for it;
 /// - neither: a new random password and its verifier.
 pub fn credentials(existing: Option<&Secret>) -> Credentials {
+    credentials_at(existing, "password", "verifier")
+}
+
+/// [`credentials`] kept under the keys `password_key` and `verifier_key` of `existing` (PgBouncer's Secret
+/// keeps its role's as `pgbouncer-password` and `pgbouncer-verifier`).
+pub fn credentials_at(
+    existing: Option<&Secret>,
+    password_key: &str,
+    verifier_key: &str,
+) -> Credentials {
     let field = |key: &str| {
         existing
             .and_then(|secret| secret.data.as_ref())
@@ -34,9 +44,9 @@ pub fn credentials(existing: Option<&Secret>) -> Credentials {
             .and_then(|value| String::from_utf8(value.0.clone()).ok())
             .filter(|value| !value.is_empty())
     };
-    let password = field("password")
+    let password = field(password_key)
         .unwrap_or_else(|| Alphanumeric.sample_string(&mut rand::rng(), PASSWORD_LEN));
-    let verifier = match (field("password"), field("verifier")) {
+    let verifier = match (field(password_key), field(verifier_key)) {
         (Some(_), Some(verifier))
             if verifier.starts_with("SCRAM-SHA-256$") || verifier.starts_with("md5") =>
         {

@@ -18,7 +18,10 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// The Secret of `user`: `user`, `password`, `verifier`, `host`, `port`, and, when the user has a database,
-/// `dbname`, `uri` and `jdbc-uri` for its first one. `host` is the primary's Service.
+/// `dbname`, `uri` and `jdbc-uri` for its first one. `host` is the primary's Service. With PgBouncer also
+/// `pgbouncer-host` (its Service) and `pgbouncer-port`, and with a database `pgbouncer-uri` and
+/// `pgbouncer-jdbc-uri` (`prepareThreshold=0`: no server-side prepared statements, which transaction pooling
+/// cannot keep).
 pub fn user_secret(
     cluster: &PostgresCluster,
     user: &PostgresUserSpec,
@@ -35,6 +38,14 @@ pub fn user_secret(
         ("host", host.clone()),
         ("port", port.clone()),
     ]);
+    let bouncer = crate::pgbouncer::spec(cluster).map(|bouncer| {
+        let host = format!("{}.{namespace}.svc", names::pgbouncer(cluster_name));
+        (host, bouncer.port.to_string())
+    });
+    if let Some((host, port)) = &bouncer {
+        data.insert("pgbouncer-host", host.clone());
+        data.insert("pgbouncer-port", port.clone());
+    }
     if let Some(database) = user
         .databases
         .as_ref()
@@ -54,6 +65,18 @@ pub fn user_secret(
             "jdbc-uri",
             format!("jdbc:postgresql://{host}:{port}/{db}?password={password}&user={name}"),
         );
+        if let Some((host, port)) = &bouncer {
+            data.insert(
+                "pgbouncer-uri",
+                format!("postgresql://{name}:{password}@{host}:{port}/{db}"),
+            );
+            data.insert(
+                "pgbouncer-jdbc-uri",
+                format!(
+                    "jdbc:postgresql://{host}:{port}/{db}?password={password}&prepareThreshold=0&user={name}"
+                ),
+            );
+        }
     }
     Secret {
         metadata: owned_by(
@@ -144,5 +167,28 @@ mod tests {
             text(&secret, "uri"),
             "postgresql://rhino:p%40ss%3Aw%2Frd%3F%26%3D@hippo-primary.postgres-operator.svc:5432/zoo"
         );
+    }
+
+    #[test]
+    fn with_pgbouncer_the_keys_of_its_service() {
+        let mut cluster = hippo();
+        cluster.spec.proxy =
+            Some(serde_json::from_value(serde_json::json!({"pgBouncer": {"port": 6432}})).unwrap());
+        let user = &crate::users::wanted(&cluster)[0];
+        let secret = user_secret(&cluster, user, &credentials("s3cret"));
+        assert_eq!(
+            text(&secret, "pgbouncer-host"),
+            "hippo-pgbouncer.postgres-operator.svc"
+        );
+        assert_eq!(text(&secret, "pgbouncer-port"), "6432");
+        assert_eq!(
+            text(&secret, "pgbouncer-uri"),
+            "postgresql://hippo:s3cret@hippo-pgbouncer.postgres-operator.svc:6432/hippo"
+        );
+        assert_eq!(
+            text(&secret, "pgbouncer-jdbc-uri"),
+            "jdbc:postgresql://hippo-pgbouncer.postgres-operator.svc:6432/hippo?password=s3cret&prepareThreshold=0&user=hippo"
+        );
+        assert_eq!(text(&secret, "host"), "hippo-primary.postgres-operator.svc");
     }
 }

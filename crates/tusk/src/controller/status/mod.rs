@@ -134,6 +134,8 @@ pub struct Observed<'a> {
     /// The digest of the users last written to PostgreSQL (`status.usersRevision`); when not observed, the
     /// one recorded before is kept.
     pub users_revision: Option<&'a str>,
+    /// `status.proxy`: PgBouncer's revision in PostgreSQL and its pods, `None` without PgBouncer.
+    pub proxy: Option<&'a tusk_api::status::PostgresProxyStatus>,
     /// `status.databaseInitSQL` once the init SQL ran; when not observed, the value recorded before is kept
     /// while the spec has `databaseInitSQL` (and dropped with it, as PGO).
     pub database_init_sql: Option<&'a str>,
@@ -170,6 +172,9 @@ pub fn patch(
             .and_then(|s| s.users_revision.as_deref())
     }) {
         status["usersRevision"] = serde_json::json!(revision);
+    }
+    if let Some(proxy) = observed.proxy {
+        status["proxy"] = serde_json::json!(proxy);
     }
     if cluster.spec.database_init_sql.is_some()
         && let Some(ran) = observed
