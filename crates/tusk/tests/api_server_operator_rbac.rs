@@ -160,7 +160,10 @@ fn the_cluster_role_grants_no_exec_no_wildcard_and_deletes_only_what_a_smaller_s
                         // Patroni's DCS of an earlier cluster of the same name, never the cluster's own.
                         "endpoints",
                         // An outdated instance pod in a rolling update; its StatefulSet makes it anew.
-                        "pods"
+                        "pods",
+                        // PgBouncer's Service and Deployment, when spec.proxy goes (they hold no data).
+                        "services",
+                        "deployments"
                     ]
                     .contains(&resource.as_str()),
                     "{resource} is never deleted by Tusk"
