@@ -125,6 +125,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         certificates::store_new_root(&context.client, root).await?;
     }
     apply_all(&context.client, &objects.certificates).await?;
+    apply_all(&context.client, &objects.role_secrets).await?;
     apply_all(&context.client, &objects.service_accounts).await?;
     apply_all(&context.client, &objects.roles).await?;
     apply_all(&context.client, &objects.role_bindings).await?;

@@ -1,7 +1,8 @@
 //! The exporter container of an instance pod and its files: the queries (Tusk's, or the user's
-//! `queries.yml` from `configuration`, projected after them so that it wins), the monitoring password and the
-//! CA of PostgreSQL's certificate. It logs in on the pod's loopback over TLS, verifying the CA (the server's
-//! certificate names the Services, not `localhost`), and serves `/metrics` on port [`PORT`].
+//! `queries.yml` from `configuration`, projected after them so that it wins) and the monitoring password. It
+//! logs in on the pod's loopback over TLS (`sslmode=require`: the server's certificate names the Services,
+//! not `localhost`, and the exporter's lib/pq checks the name even with `verify-ca`; the loopback never leaves
+//! the pod, so no one can stand in the middle) and serves `/metrics` on port [`PORT`].
 
 use super::{MONITORING_USER, PASSWORD, QUERIES_FILE};
 use crate::images::Images;
@@ -22,7 +23,6 @@ pub const PORT: i32 = 9187;
 /// Where the exporter's files are mounted.
 pub const DIRECTORY: &str = "/etc/tusk-exporter";
 const VOLUME: &str = "exporter-config";
-const CA_FILE: &str = "postgres-ca.crt";
 const FILE_MODE: i32 = 0o640;
 
 /// The exporter container of `cluster`'s instance pods.
@@ -41,10 +41,7 @@ pub fn container(cluster: &PostgresCluster, exporter: &ExporterSpec, images: &Im
         env: Some(vec![
             env(
                 "DATA_SOURCE_URI",
-                format!(
-                    "localhost:{}/postgres?sslmode=verify-ca&sslrootcert={DIRECTORY}/{CA_FILE}",
-                    cluster.spec.port
-                ),
+                format!("localhost:{}/postgres?sslmode=require", cluster.spec.port),
             ),
             env("DATA_SOURCE_USER", MONITORING_USER.into()),
             env("DATA_SOURCE_PASS_FILE", format!("{DIRECTORY}/{PASSWORD}")),
@@ -82,22 +79,6 @@ pub fn volume(cluster: &PostgresCluster, exporter: &ExporterSpec) -> Volume {
         names::monitoring_secret(&name),
         item(PASSWORD, PASSWORD, Some(FILE_MODE)),
     ));
-    let ca = match &cluster.spec.custom_tls_secret {
-        Some(custom) => {
-            let key = custom
-                .items
-                .iter()
-                .flatten()
-                .find(|item| item.path == "ca.crt")
-                .map_or_else(|| "ca.crt".to_string(), |item| item.key.clone());
-            secret(custom.name.clone(), item(&key, CA_FILE, Some(FILE_MODE)))
-        }
-        None => secret(
-            names::cluster_certificate_secret(&name),
-            item("ca.crt", CA_FILE, Some(FILE_MODE)),
-        ),
-    };
-    sources.push(ca);
     Volume {
         name: VOLUME.into(),
         projected: Some(ProjectedVolumeSource {
@@ -145,7 +126,7 @@ mod tests {
             .collect();
         assert!(env.contains(&(
             "DATA_SOURCE_URI".into(),
-            "localhost:5432/postgres?sslmode=verify-ca&sslrootcert=/etc/tusk-exporter/postgres-ca.crt".into()
+            "localhost:5432/postgres?sslmode=require".into()
         )));
         assert!(env.contains(&("DATA_SOURCE_USER".into(), "ccp_monitoring".into())));
         assert!(
@@ -176,8 +157,7 @@ mod tests {
             [
                 "hippo-exporter-queries-config",
                 "my-queries",
-                "hippo-monitoring",
-                "hippo-cluster-cert"
+                "hippo-monitoring"
             ]
         );
     }
