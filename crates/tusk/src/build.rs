@@ -8,7 +8,7 @@
 use crate::images::Images;
 use crate::instances::plan::Plan;
 use crate::instances::{self, volumes};
-use crate::{patroni, pgbackrest, pki, services, users};
+use crate::{monitoring, patroni, pgbackrest, pki, services, users};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
@@ -63,6 +63,8 @@ pub struct Objects {
     pub disruption_budgets: Vec<PodDisruptionBudget>,
     /// The Secrets of the cluster's users.
     pub user_secrets: Vec<Secret>,
+    /// The Secrets of Tusk's own roles: `<c>-monitoring` with the exporter.
+    pub role_secrets: Vec<Secret>,
     /// The scheduled backups.
     pub cron_jobs: Vec<CronJob>,
     /// The Job that creates the stanza in the repositories (the controller creates it once the primary runs).
@@ -159,8 +161,20 @@ pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Result<Objects,
         pgbackrest_repo_hash: backups.repo_config_hash.clone(),
         disruption_budgets: instances::disruption_budget::disruption_budgets(cluster),
         user_secrets: users::secrets(cluster, inputs.secrets),
+        role_secrets: Vec::new(),
         deployments: Vec::new(),
     };
+    if monitoring::exporter(cluster).is_some() {
+        let name = crate::naming::names::monitoring_secret(
+            cluster.metadata.name.as_deref().unwrap_or_default(),
+        );
+        objects
+            .role_secrets
+            .push(monitoring::secret(cluster, inputs.secrets.get(&name)));
+        objects
+            .config_maps
+            .push(monitoring::queries_config_map(cluster));
+    }
     if let Some(bouncer) = crate::pgbouncer::spec(cluster) {
         let file = crate::pgbouncer::config::file(cluster, bouncer).map_err(BuildError::Proxy)?;
         objects
@@ -225,6 +239,7 @@ impl Objects {
         out.extend(self.root_ca.iter().map(|(root, _)| to_json(root)));
         out.extend(self.certificates.iter().map(to_json));
         out.extend(self.user_secrets.iter().map(to_json));
+        out.extend(self.role_secrets.iter().map(to_json));
         out
     }
 }

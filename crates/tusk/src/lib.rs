@@ -6,6 +6,7 @@ pub mod controller;
 pub mod images;
 pub mod instances;
 pub mod metadata;
+pub mod monitoring;
 pub mod naming;
 pub mod patroni;
 pub mod pgbackrest;

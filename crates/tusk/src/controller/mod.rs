@@ -14,6 +14,7 @@ mod healing;
 mod in_place_restore;
 mod init_sql;
 mod jobs;
+mod monitoring;
 mod observe;
 mod patroni_api;
 mod patroni_dcs;

@@ -8,6 +8,7 @@ use super::certificates;
 use super::client_tls;
 use super::healing;
 use super::in_place_restore;
+use super::monitoring;
 use super::observe::observe;
 use super::patroni_dcs;
 use super::pgbouncer;
@@ -124,6 +125,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         certificates::store_new_root(&context.client, root).await?;
     }
     apply_all(&context.client, &objects.certificates).await?;
+    apply_all(&context.client, &objects.role_secrets).await?;
     apply_all(&context.client, &objects.service_accounts).await?;
     apply_all(&context.client, &objects.roles).await?;
     apply_all(&context.client, &objects.role_bindings).await?;
@@ -174,6 +176,22 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         &objects.certificates,
     )
     .await?;
+    // The exporter's Secret and queries go with spec.monitoring (its role stays, unable to log in).
+    let of_monitoring = naming::labels::monitoring(&name);
+    prune(
+        &context.client,
+        &cluster,
+        &of_monitoring,
+        &objects.role_secrets,
+    )
+    .await?;
+    prune(
+        &context.client,
+        &cluster,
+        &of_monitoring,
+        &objects.config_maps,
+    )
+    .await?;
     apply_all(&context.client, &objects.disruption_budgets).await?;
     prune(
         &context.client,
@@ -218,6 +236,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     let users = users::reconcile(context, &cluster, &objects, leader).await;
     let primary_ready = users.done && users.revision.is_some();
     let proxy = pgbouncer::reconcile(context, &cluster, &objects, leader).await?;
+    let monitoring = monitoring::reconcile(context, &cluster, &objects, leader).await?;
     let init_sql = init_sql::reconcile(context, &cluster, &objects, primary_ready).await?;
     let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
     let stanza_jobs: Vec<_> = observation
@@ -347,6 +366,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
                     pgbackrest: pgbackrest.as_ref(),
                     users_revision: users.revision.as_deref(),
                     proxy: proxy.status.as_ref(),
+                    monitoring: monitoring.status.as_ref(),
                     database_init_sql: init_sql.done.as_deref(),
                     startup: in_place
                         .startup
@@ -360,7 +380,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         .renew_at
         .and_then(|at| at.duration_since(SystemTime::now()).ok())
         .unwrap_or(RESYNC);
-    let mut next = if users.done && proxy.done {
+    let mut next = if users.done && proxy.done && monitoring.done {
         RESYNC
     } else {
         USERS_RETRY

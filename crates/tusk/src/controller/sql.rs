@@ -156,6 +156,18 @@ pub async fn users(
         .map_err(|_| Error::Timeout)?
 }
 
+/// Runs `statements` (one batch) in the database `postgres` on the primary.
+pub async fn execute(primary: &Primary, statements: &str) -> Result<(), Error> {
+    let round = async {
+        let db = primary.connect("postgres").await?;
+        db.batch_execute(statements).await?;
+        Ok::<_, Error>(())
+    };
+    tokio::time::timeout(TIMEOUT, round)
+        .await
+        .map_err(|_| Error::Timeout)?
+}
+
 /// Installs PgBouncer's lookup (`pgbouncer::sql`) on the primary: its role with the password whose SCRAM
 /// `verifier` PgBouncer's Secret holds, then the schema and function in every database that takes
 /// connections.

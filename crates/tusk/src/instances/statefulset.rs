@@ -59,6 +59,10 @@ pub fn statefulset(
     // Patroni's Kubernetes DCS finds the members of its cluster by `kubernetes.labels` plus its scope label:
     // without this label an instance never sees itself or its peers as members.
     pod_labels.insert(labels::PATRONI.into(), names::patroni_scope(cluster_name));
+    if crate::monitoring::exporter(cluster).is_some() {
+        // Prometheus finds the exporters by this label (PGO's).
+        pod_labels.insert(labels::EXPORTER_DISCOVERY.into(), "true".into());
+    }
     let mut pod_annotations = metadata.annotations.clone().unwrap_or_default();
     pod_annotations.insert(
         annotations::PGBACKREST_CONFIG_HASH.into(),
@@ -88,12 +92,20 @@ fn pod(
     let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
     let mut spread = set.topology_spread_constraints.clone().unwrap_or_default();
     spread.extend(pods::default_data_spread(cluster));
+    let mut containers = vec![
+        database(cluster, set, images, mount_wal),
+        pgbackrest::sidecar::instance_sidecar(cluster, set, images),
+    ];
+    let mut volumes = volumes(cluster, claims, instance, mount_wal);
+    if let Some(exporter) = crate::monitoring::exporter(cluster) {
+        containers.push(crate::monitoring::sidecar::container(
+            cluster, exporter, images,
+        ));
+        volumes.push(crate::monitoring::sidecar::volume(cluster, exporter));
+    }
     PodSpec {
-        containers: vec![
-            database(cluster, set, images, mount_wal),
-            pgbackrest::sidecar::instance_sidecar(cluster, set, images),
-        ],
-        volumes: Some(volumes(cluster, claims, instance, mount_wal)),
+        containers,
+        volumes: Some(volumes),
         service_account_name: Some(names::instance_rbac(cluster_name)),
         enable_service_links: Some(false),
         security_context: Some(pods::pod_security_context(cluster)),

@@ -229,6 +229,11 @@ pub fn pgbouncer(cluster: &str) -> Labels {
     set([(CLUSTER, cluster), (ROLE, ROLE_PGBOUNCER)])
 }
 
+/// The labels of the monitoring objects (the monitoring Secret, the exporter's queries).
+pub fn monitoring(cluster: &str) -> Labels {
+    set([(CLUSTER, cluster), (ROLE, ROLE_MONITORING)])
+}
+
 /// Merges label sets; later sets win where keys collide.
 pub fn merge<'a>(sets: impl IntoIterator<Item = &'a Labels>) -> Labels {
     sets.into_iter()

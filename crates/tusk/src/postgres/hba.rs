@@ -9,6 +9,17 @@ use tusk_api::PostgresCluster;
 /// Every rule, first match wins.
 pub fn rules(cluster: &PostgresCluster) -> Vec<String> {
     let mut rules = mandatory();
+    if crate::monitoring::exporter(cluster).is_some() {
+        // The exporter, on its pod's loopback: a SCRAM password over TLS, nothing else.
+        let monitoring = crate::monitoring::MONITORING_USER;
+        rules.push(format!(
+            r#"hostssl all "{monitoring}" 127.0.0.1/32 scram-sha-256"#
+        ));
+        rules.push(format!(
+            r#"hostssl all "{monitoring}" ::1/128 scram-sha-256"#
+        ));
+        rules.push(format!(r#"host all "{monitoring}" all reject"#));
+    }
     if cluster.spec.proxy.is_some() {
         // PgBouncer's lookup role: a SCRAM password over TLS, nothing else.
         let bouncer = crate::pgbouncer::AUTH_USER;

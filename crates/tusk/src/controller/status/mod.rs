@@ -134,6 +134,8 @@ pub struct Observed<'a> {
     /// The digest of the users last written to PostgreSQL (`status.usersRevision`); when not observed, the
     /// one recorded before is kept.
     pub users_revision: Option<&'a str>,
+    /// `status.monitoring`: the exporter role's revision, `None` without the exporter.
+    pub monitoring: Option<&'a tusk_api::status::MonitoringStatus>,
     /// `status.proxy`: PgBouncer's revision in PostgreSQL and its pods, `None` without PgBouncer.
     pub proxy: Option<&'a tusk_api::status::PostgresProxyStatus>,
     /// `status.databaseInitSQL` once the init SQL ran; when not observed, the value recorded before is kept
@@ -172,6 +174,9 @@ pub fn patch(
             .and_then(|s| s.users_revision.as_deref())
     }) {
         status["usersRevision"] = serde_json::json!(revision);
+    }
+    if let Some(monitoring) = observed.monitoring {
+        status["monitoring"] = serde_json::json!(monitoring);
     }
     if let Some(proxy) = observed.proxy {
         status["proxy"] = serde_json::json!(proxy);

@@ -1,0 +1,139 @@
+//! The metrics exporter (`spec.monitoring.pgmonitor.exporter`): a `prometheus-postgres-exporter` sidecar in
+//! every instance pod, logged in over TLS on the pod's loopback as [`MONITORING_USER`] (a `pg_monitor` role
+//! whose password is in the Secret `<c>-monitoring`), running Tusk's queries ([`QUERIES`], the `ccp_*`
+//! series PGO's alerts and dashboards read) or the user's `queries.yml` from `configuration`. What is built
+//! here is pure; the controller applies it and writes the role (`controller::monitoring`).
+
+pub mod sidecar;
+pub mod sql;
+
+use crate::metadata::owned_by;
+use crate::naming::{labels, names};
+use crate::users::credentials::credentials_at;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::ResourceExt;
+use std::collections::BTreeMap;
+use tusk_api::PostgresCluster;
+use tusk_api::monitoring::ExporterSpec;
+
+/// The role the exporter logs in as (PGO's name).
+pub const MONITORING_USER: &str = "ccp_monitoring";
+/// Tusk's queries, in the exporter's `--extend.query-path` format.
+pub const QUERIES: &str = include_str!("queries.yml");
+/// The ConfigMap key of [`QUERIES`], and the file name the user's `configuration` may replace.
+pub const QUERIES_FILE: &str = "queries.yml";
+/// The monitoring Secret's password key.
+pub const PASSWORD: &str = "password";
+/// The monitoring Secret's verifier key.
+pub const VERIFIER: &str = "verifier";
+
+/// The exporter's spec, when the cluster has one.
+pub fn exporter(cluster: &PostgresCluster) -> Option<&ExporterSpec> {
+    cluster
+        .spec
+        .monitoring
+        .as_ref()?
+        .pgmonitor
+        .as_ref()?
+        .exporter
+        .as_ref()
+}
+
+/// The Secret `<c>-monitoring`: the monitoring role's password (made once, kept) and its SCRAM verifier.
+pub fn secret(cluster: &PostgresCluster, existing: Option<&Secret>) -> Secret {
+    let name = cluster.name_any();
+    let credentials = credentials_at(existing, PASSWORD, VERIFIER);
+    Secret {
+        metadata: owned_by(
+            cluster,
+            names::monitoring_secret(&name),
+            None,
+            labels::monitoring(&name),
+        ),
+        data: Some(BTreeMap::from([
+            (
+                PASSWORD.to_string(),
+                ByteString(credentials.password.into_bytes()),
+            ),
+            (
+                VERIFIER.to_string(),
+                ByteString(credentials.verifier.into_bytes()),
+            ),
+        ])),
+        ..Secret::default()
+    }
+}
+
+/// The ConfigMap `<c>-exporter-queries-config` holding [`QUERIES`].
+pub fn queries_config_map(cluster: &PostgresCluster) -> ConfigMap {
+    let name = cluster.name_any();
+    ConfigMap {
+        metadata: owned_by(
+            cluster,
+            names::exporter_queries_config_map(&name),
+            None,
+            labels::monitoring(&name),
+        ),
+        data: Some(BTreeMap::from([(
+            QUERIES_FILE.to_string(),
+            QUERIES.to_string(),
+        )])),
+        ..ConfigMap::default()
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn hippo_with_exporter(exporter: &str) -> PostgresCluster {
+    tusk_api::manifest::parse(&format!(
+        "apiVersion: postgres-operator.crunchydata.com/v1beta1
+kind: PostgresCluster
+metadata: {{name: hippo, namespace: ns, uid: u1}}
+spec:
+  postgresVersion: 15
+  instances: [{{dataVolumeClaimSpec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}}}]
+  backups: {{pgbackrest: {{repos: [{{name: repo1, volume: {{volumeClaimSpec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}}}}}]}}}}
+  monitoring: {{pgmonitor: {{exporter: {{{exporter}}}}}}}
+"
+    ))
+    .expect("valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queries_are_yaml_with_the_series_pgo_alerts_read() {
+        let queries: serde_json::Value = serde_saphyr::from_str(QUERIES).expect("YAML");
+        for (query, column) in [
+            ("ccp_connection_stats", "max_idle_in_txn_time"),
+            ("ccp_connection_stats", "max_connections"),
+            ("ccp_archive_command_status", "seconds_since_last_fail"),
+            (
+                "ccp_transaction_wraparound",
+                "percent_towards_emergency_autovac",
+            ),
+            ("ccp_settings_pending_restart", "count"),
+            ("ccp_replication_slots", "active"),
+        ] {
+            let metrics = queries[query]["metrics"].as_array().expect(query);
+            assert!(
+                metrics.iter().any(|m| m.get(column).is_some()),
+                "{query}_{column}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_password_made_once_and_kept() {
+        let cluster = hippo_with_exporter("");
+        let first = secret(&cluster, None);
+        assert_eq!(first.metadata.name.as_deref(), Some("hippo-monitoring"));
+        assert_eq!(
+            first.metadata.labels.as_ref().unwrap()[labels::ROLE],
+            labels::ROLE_MONITORING
+        );
+        assert_eq!(secret(&cluster, Some(&first)).data, first.data);
+    }
+}

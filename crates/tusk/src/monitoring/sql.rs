@@ -1,0 +1,65 @@
+//! The monitoring role in PostgreSQL: [`MONITORING_USER`] with `pg_monitor` (read every statistics view and
+//! setting, nothing else), its password set by the verifier of the Secret `<c>-monitoring`, JIT off and a
+//! lock timeout so that a scrape never competes with the workload. Without the exporter the role stays but
+//! cannot log in (as PGO).
+
+use super::MONITORING_USER;
+use crate::postgres::users::{quote_identifier, quote_literal};
+
+/// The statements that make the role exist and log in with the password whose SCRAM `verifier` the Secret
+/// holds.
+pub fn enable(verifier: &str) -> String {
+    let role = quote_identifier(MONITORING_USER);
+    let literal = quote_literal(MONITORING_USER);
+    format!(
+        "DO $tusk$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {literal}) THEN
+    CREATE ROLE {role};
+  END IF;
+END $tusk$;
+ALTER ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD {};
+GRANT pg_monitor TO {role};
+ALTER ROLE {role} SET jit TO off;
+ALTER ROLE {role} SET lock_timeout TO '2min';",
+        quote_literal(verifier)
+    )
+}
+
+/// The statement run once the exporter is gone from the spec.
+pub fn disable() -> String {
+    let literal = quote_literal(MONITORING_USER);
+    format!(
+        "DO $tusk$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {literal}) THEN
+    ALTER ROLE {} NOLOGIN;
+  END IF;
+END $tusk$;",
+        quote_identifier(MONITORING_USER)
+    )
+}
+
+/// What `status.monitoring.exporterConfiguration` records once the role is enabled with `verifier`.
+pub fn revision(verifier: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(enable(verifier).as_bytes())
+        .iter()
+        .take(8)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_role_reads_statistics_only_and_its_password_is_a_literal() {
+        let sql = enable("SCRAM-SHA-256$4096:a$b:c");
+        assert!(sql.contains("GRANT pg_monitor TO \"ccp_monitoring\""));
+        assert!(sql.contains("NOSUPERUSER"));
+        assert!(sql.contains("PASSWORD 'SCRAM-SHA-256$4096:a$b:c'"));
+        assert!(enable("x'y").contains("PASSWORD 'x''y'"));
+        assert!(disable().contains("NOLOGIN"));
+        assert_ne!(revision("a"), revision("b"));
+    }
+}
