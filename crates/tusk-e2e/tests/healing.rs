@@ -136,9 +136,17 @@ fn a_failed_primary_heals_through_a_delta_restore_and_rejoins() {
     )
     .expect("the replica is promoted");
     let failover = failed.elapsed();
-    psql(
-        &promoted.pod,
-        "insert into tusk_e2e_healing select generate_series(101, 200)",
+    // Patroni labels the leader when it takes the lock, a moment before PostgreSQL leaves recovery.
+    wait_for(
+        "the new primary to take writes",
+        Duration::from_secs(30),
+        || {
+            Ok(psql(
+                &promoted.pod,
+                "insert into tusk_e2e_healing select generate_series(101, 200)",
+            )
+            .ok())
+        },
     )
     .expect("the new primary takes writes");
 
