@@ -10,9 +10,13 @@ use std::time::Duration;
 /// The client pod's name.
 pub const CLIENT_POD: &str = "psql-client";
 
+/// The Secret whose `ca.crt` clients trust by default: hippo's cluster certificate.
+pub const CLUSTER_CA_SECRET: &str = "hippo-cluster-cert";
+
 /// A pod of the PostgreSQL image, non-root and read-only, running `script` with the user Secret mounted at
-/// `/user` and the cluster CA at `/cluster-cert/ca.crt`, and `PGSSLMODE=verify-full` against that CA.
-pub fn psql_pod(name: &str, script: &str) -> String {
+/// `/user` and the `ca.crt` of Secret `ca_secret` ([`CLUSTER_CA_SECRET`], or a custom TLS Secret) at
+/// `/cluster-cert/ca.crt`, and `PGSSLMODE=verify-full` against that CA.
+pub fn psql_pod_trusting(name: &str, script: &str, ca_secret: &str) -> String {
     let script: String = script
         .lines()
         .map(|line| format!("              {line}\n"))
@@ -55,7 +59,7 @@ spec:
     - name: user
       secret: {{secretName: hippo-pguser-hippo}}
     - name: cluster-cert
-      secret: {{secretName: hippo-cluster-cert, items: [{{key: ca.crt, path: ca.crt}}]}}
+      secret: {{secretName: {ca_secret}, items: [{{key: ca.crt, path: ca.crt}}]}}
     - name: tmp
       emptyDir: {{}}
 "#
@@ -80,9 +84,18 @@ impl Client {
     /// Starts the client pod in `namespace` (after hippo is applied: it mounts hippo's Secrets) and waits
     /// until it runs.
     pub fn start(namespace: &str) -> Result<Client> {
+        Client::start_trusting(namespace, CLUSTER_CA_SECRET)
+    }
+
+    /// [`Client::start`] trusting the `ca.crt` of Secret `ca_secret` instead of the cluster CA.
+    pub fn start_trusting(namespace: &str, ca_secret: &str) -> Result<Client> {
         crate::kubectl_with(
             &["-n", namespace, "apply", "--server-side", "-f", "-"],
-            Some(&psql_pod(CLIENT_POD, "exec sleep infinity")),
+            Some(&psql_pod_trusting(
+                CLIENT_POD,
+                "exec sleep infinity",
+                ca_secret,
+            )),
         )?;
         wait_for(
             "the psql client pod to be Ready",

@@ -469,6 +469,13 @@ impl HostPsql {
     /// For cluster `cluster` of `namespace`, once its primary Service has an address; writes the cluster CA to
     /// a file in the temporary directory.
     pub fn new(namespace: &str, cluster: &str) -> Result<HostPsql> {
+        let ca = secret_field(namespace, &format!("{cluster}-cluster-cert"), "ca.crt")?;
+        HostPsql::trusting(namespace, cluster, &ca)
+    }
+
+    /// [`HostPsql::new`] verifying the server against `ca` (PEM; a custom TLS Secret's) instead of the
+    /// cluster CA.
+    pub fn trusting(namespace: &str, cluster: &str, ca_pem: &str) -> Result<HostPsql> {
         let address = wait_for(
             &format!("{cluster}-primary Endpoints with an address"),
             Duration::from_secs(300),
@@ -480,10 +487,7 @@ impl HostPsql {
             },
         )?;
         let ca = std::env::temp_dir().join(format!("tusk-e2e-{namespace}-{cluster}-ca.crt"));
-        std::fs::write(
-            &ca,
-            secret_field(namespace, &format!("{cluster}-cluster-cert"), "ca.crt")?,
-        )?;
+        std::fs::write(&ca, ca_pem)?;
         Ok(HostPsql {
             host: format!("{cluster}-primary.{namespace}.svc"),
             address,

@@ -3,7 +3,7 @@
 //! CA), and logs `ok <n> <epoch-ms> <server address>` or `fail <n> <epoch-ms> <error>` after each attempt. Tests read its log to
 //! learn which writes were acknowledged and how long writes were refused.
 
-use crate::client::{Client, Target, psql_pod};
+use crate::client::{CLUSTER_CA_SECRET, Client, Target, psql_pod_trusting};
 use crate::{get_json, kubectl, kubectl_with, wait_for};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeSet;
@@ -129,9 +129,15 @@ impl Writer {
     /// Starts writer pod `pod` in `namespace` (hippo's Secrets must exist) and waits for its first
     /// acknowledged write.
     pub fn start(namespace: &str, pod: &str) -> Result<Writer> {
+        Writer::start_trusting(namespace, pod, CLUSTER_CA_SECRET)
+    }
+
+    /// [`Writer::start`] verifying the server against the `ca.crt` of Secret `ca_secret` (a custom TLS
+    /// Secret) instead of the cluster CA.
+    pub fn start_trusting(namespace: &str, pod: &str, ca_secret: &str) -> Result<Writer> {
         kubectl_with(
             &["-n", namespace, "apply", "--server-side", "-f", "-"],
-            Some(&psql_pod(pod, SCRIPT)),
+            Some(&psql_pod_trusting(pod, SCRIPT, ca_secret)),
         )?;
         let writer = Writer {
             namespace: namespace.to_string(),

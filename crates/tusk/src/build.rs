@@ -79,6 +79,8 @@ pub struct Objects {
     pub certificates: Vec<Secret>,
     /// When a certificate is next due for renewal.
     pub renew_at: Option<SystemTime>,
+    /// The user's certificates, checked, when the cluster brings its own (not offline).
+    pub custom_tls: Option<pki::custom::Custom>,
 }
 
 /// Why a cluster's objects could not be built from a valid spec: a problem with what it references.
@@ -145,6 +147,7 @@ pub fn objects(cluster: &PostgresCluster, inputs: Inputs<'_>) -> Result<Objects,
         root_ca: Some((certificates.root, certificates.root_is_new)),
         certificates: certificates.secrets,
         renew_at: Some(certificates.renew_at),
+        custom_tls: certificates.custom,
         service_accounts: vec![patroni::rbac::service_account(cluster)],
         roles: vec![patroni::rbac::role(cluster)],
         role_bindings: vec![patroni::rbac::role_binding(cluster)],

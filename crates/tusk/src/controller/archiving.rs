@@ -8,22 +8,18 @@ use tusk_api::PostgresCluster;
 use tusk_api::status::WalArchivingStatus;
 
 /// `pg_stat_archiver` of the primary `leader`, for a cluster with repositories; `None` for a standby (which
-/// archives nothing), when there is no Ready leader, the cluster uses its own TLS (the operator's certificate is not trusted there) or the read failed
-/// (the next reconcile reads again).
+/// archives nothing), when there is no Ready leader or the read failed (the next reconcile reads again).
 pub async fn read(
     cluster: &PostgresCluster,
     objects: &build::Objects,
     leader: Option<&Pod>,
 ) -> Option<WalArchivingStatus> {
     let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
-    if cluster.spec.backups.pgbackrest.repos.is_empty()
-        || cluster.spec.custom_tls_secret.is_some()
-        || standby
-    {
+    if cluster.spec.backups.pgbackrest.repos.is_empty() || standby {
         return None;
     }
     let (root, _) = objects.root_ca.as_ref()?;
-    let primary = sql::primary(cluster, leader?, root).ok()?;
+    let primary = sql::primary(cluster, leader?, root, objects.custom_tls.as_ref()).ok()?;
     sql::wal_archiving(&primary)
         .await
         .inspect_err(|error| {

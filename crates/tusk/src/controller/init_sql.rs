@@ -84,7 +84,11 @@ pub async fn reconcile(
     let jobs: Api<Job> = Api::namespaced(context.client.clone(), &namespace);
     remove_other_jobs(&jobs, &name, &job_name).await?;
     let Some(job) = jobs.get_opt(&job_name).await? else {
-        start(context, cluster, root_secret, &revision).await?;
+        let custom_ca = objects
+            .custom_tls
+            .as_ref()
+            .map(|custom| custom.ca.as_slice());
+        start(context, cluster, root_secret, custom_ca, &revision).await?;
         return Ok(waiting);
     };
     let state = jobs::state(&job);
@@ -113,11 +117,12 @@ pub async fn reconcile(
 }
 
 /// Creates the Job of `revision`, then its client certificate Secret (owned by the Job: the Job's pod waits
-/// for the Secret to mount it).
+/// for the Secret to mount it). psql verifies the server against `custom_ca` under custom TLS, else the root.
 async fn start(
     context: &Context,
     cluster: &PostgresCluster,
     root_secret: &Secret,
+    custom_ca: Option<&[u8]>,
     revision: &str,
 ) -> Result<(), kube::Error> {
     let namespace = cluster.namespace().unwrap_or_default();
@@ -145,7 +150,8 @@ async fn start(
     };
     let jobs: Api<Job> = Api::namespaced(context.client.clone(), &namespace);
     let created = jobs.create(&PostParams::default(), &job).await?;
-    let secret = init_sql::client_secret(&created, &client.pair, &root.pair.certificate);
+    let server_ca = custom_ca.unwrap_or(&root.pair.certificate);
+    let secret = init_sql::client_secret(&created, &client.pair, server_ca);
     let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
     secrets
         .patch(

@@ -7,6 +7,7 @@ mod archiving;
 mod backups;
 mod certificates;
 mod client_tls;
+mod custom_tls;
 mod data_initialized;
 mod delete;
 mod events;
@@ -71,6 +72,8 @@ pub struct Context {
     pub telemetry: Arc<Telemetry>,
     /// Since when each cluster's unhealthy members have been seen (`healing`).
     pub healing: healing::Memory,
+    /// When each cluster's members were asked to reload the user's certificate (`custom_tls`).
+    pub tls_reloads: custom_tls::Memory,
 }
 
 /// Runs the controller until the process is asked to stop (SIGINT or SIGTERM): over every namespace, or over
@@ -109,7 +112,9 @@ fn controller(
     // Only objects that carry the cluster label are watched: Tusk labels all it creates.
     let owned = watcher::Config::default().labels(crate::naming::labels::CLUSTER);
     let pod_changes = pod_changes::PodChanges::default();
-    Controller::new(clusters, watcher::Config::default())
+    let controller = Controller::new(clusters, watcher::Config::default());
+    let known = controller.store();
+    controller
         .with_config(controller::Config::default().concurrency(CONCURRENT_RECONCILES))
         .watches(
             scoped::<Pod>(client, namespace),
@@ -145,6 +150,32 @@ fn controller(
             Some(ObjectRef::new(&cluster).within(&job.namespace()?))
         })
         .owns(scoped::<Secret>(client, namespace), owned)
+        // The user's TLS Secrets are not Tusk's and carry no label: every Secret is watched, and a change
+        // wakes the clusters that reference it (a rotation is loaded within seconds, not at the resync).
+        .watches(
+            scoped::<Secret>(client, namespace),
+            watcher::Config::default(),
+            move |secret| referencing(&known.state(), &secret),
+        )
+}
+
+/// The clusters of `known` that reference `secret` as their own TLS (`customTLSSecret`,
+/// `customReplicationTLSSecret`, PgBouncer's `customTLSSecret`).
+fn referencing(
+    known: &[Arc<DeserializeGuard<PostgresCluster>>],
+    secret: &Secret,
+) -> Vec<ObjectRef<DeserializeGuard<PostgresCluster>>> {
+    let (Some(name), Some(namespace)) = (secret.metadata.name.as_deref(), secret.namespace())
+    else {
+        return Vec::new();
+    };
+    known
+        .iter()
+        .filter_map(|guard| guard.0.as_ref().ok())
+        .filter(|cluster| cluster.namespace().as_deref() == Some(namespace.as_str()))
+        .filter(|cluster| crate::pki::custom::referenced(cluster).any(|n| n == name))
+        .map(|cluster| ObjectRef::new(&cluster.name_any()).within(&namespace))
+        .collect()
 }
 
 /// Runs `controller` to its end, marking `telemetry` synced once the PostgresClusters have been listed.
@@ -179,6 +210,7 @@ async fn drive(
                 client,
                 telemetry: telemetry.clone(),
                 healing: healing::Memory::default(),
+                tls_reloads: custom_tls::Memory::default(),
             }),
         )
         .for_each(|result| async move {

@@ -22,7 +22,7 @@ pub struct Outcome {
 }
 
 /// Brings the monitoring role in line with `spec.monitoring`. `leader` is the Ready leader pod, if any. Like
-/// the users' SQL it waits while the cluster is shut down, a standby or serves a custom certificate.
+/// the users' SQL it waits while the cluster is shut down or a standby.
 pub async fn reconcile(
     context: &Context,
     cluster: &PostgresCluster,
@@ -63,13 +63,18 @@ pub async fn reconcile(
         (None, Some(_)) => monitoring::sql::disable(),
     };
     let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
-    if cluster.spec.shutdown == Some(true) || cluster.spec.custom_tls_secret.is_some() || standby {
+    if cluster.spec.shutdown == Some(true) || standby {
         return Ok(unchanged(false));
     }
     let round = async {
         let leader = leader.ok_or(sql::Error::NoPrimary)?;
         let root = objects.root_ca.as_ref().map(|(root, _)| root);
-        let primary = sql::primary(cluster, leader, root.ok_or(sql::Error::NoRoot)?)?;
+        let primary = sql::primary(
+            cluster,
+            leader,
+            root.ok_or(sql::Error::NoRoot)?,
+            objects.custom_tls.as_ref(),
+        )?;
         sql::execute(&primary, &statements).await
     };
     match round.await {

@@ -98,20 +98,9 @@ pub async fn observe(
         .map(|secret| (secret.name_any(), secret))
         .collect();
     // Secrets the build reads that carry no cluster label: the namespace's root CA and the user's own TLS.
-    let unlabelled = [
-        Some(names::ROOT_CA_SECRET.to_string()),
-        cluster
-            .spec
-            .custom_tls_secret
-            .as_ref()
-            .map(|s| s.name.clone()),
-        cluster
-            .spec
-            .custom_replication_tls_secret
-            .as_ref()
-            .map(|s| s.name.clone()),
-    ];
-    for secret_name in unlabelled.into_iter().flatten() {
+    let unlabelled = std::iter::once(names::ROOT_CA_SECRET.to_string())
+        .chain(crate::pki::custom::referenced(cluster).map(str::to_string));
+    for secret_name in unlabelled {
         if !found.contains_key(&secret_name)
             && let Some(secret) = secrets.get_opt(&secret_name).await?
         {

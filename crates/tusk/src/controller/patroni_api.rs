@@ -79,6 +79,12 @@ impl Member {
             .await
     }
 
+    /// Reloads this member's configuration: Patroni re-reads its own (and its REST API certificate, when its
+    /// serial changed) and PostgreSQL re-reads its files, the TLS ones included.
+    pub async fn reload(&self) -> Result<String, Error> {
+        self.call(Method::POST, "/reload", None).await
+    }
+
     /// Rebuilds this member's data with its first working replica-creation method (for a cluster with a
     /// repository, pgBackRest's delta restore over the data it has). `force` cancels what Patroni is busy
     /// with, such as trying to start PostgreSQL again. Patroni refuses on the leader, and when there is none.

@@ -3,16 +3,21 @@
 //! call for, removes them once `spec.proxy` is gone, and reports the Deployment's pods in the status. Its
 //! Kubernetes objects are built and applied with the others.
 
-use super::{Context, events, sql};
+use super::{Context, events, sql, status};
 use crate::build;
 use crate::naming::names;
+use crate::pgbouncer::certificate::{self, Check};
 use crate::pgbouncer::{secret, sql as bouncer_sql};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::events::EventType;
+use std::collections::BTreeMap;
 use tusk_api::PostgresCluster;
+use tusk_api::status::{Condition, ConditionStatus};
 use tusk_api::status::{PgBouncerStatus, PostgresProxyStatus};
 
 /// What the stage leaves for `status`.
@@ -21,18 +26,100 @@ pub struct Outcome {
     pub status: Option<PostgresProxyStatus>,
     /// False when the SQL could not run yet: try again soon.
     pub done: bool,
+    /// With PgBouncer's `customTLSSecret`, condition [`CERTIFICATE_CONDITION`].
+    pub condition: Option<Condition>,
+}
+
+/// The condition that says whether PgBouncer's `customTLSSecret` holds a certificate for its Service.
+pub const CERTIFICATE_CONDITION: &str = "ProxyCertificateValid";
+
+/// Condition [`CERTIFICATE_CONDITION`] for PgBouncer's `customTLSSecret`, with a Warning Event when it turns
+/// False or its message changes (a certificate that does not name the Service breaks `verify-full` clients;
+/// PgBouncer still runs with it).
+async fn certificate_condition(
+    context: &Context,
+    cluster: &PostgresCluster,
+    secrets: &BTreeMap<String, Secret>,
+) -> Result<Option<Condition>, kube::Error> {
+    let Some(projection) =
+        crate::pgbouncer::spec(cluster).and_then(|bouncer| bouncer.custom_tls_secret.as_ref())
+    else {
+        return Ok(None);
+    };
+    let name = cluster.name_any();
+    let namespace = cluster.namespace().unwrap_or_default();
+    let service = names::pgbouncer(&name);
+    let check = certificate::check(
+        projection,
+        secrets,
+        &name,
+        &namespace,
+        names::DEFAULT_CLUSTER_DOMAIN,
+    );
+    let field = "spec.proxy.pgBouncer.customTLSSecret";
+    let (state, reason, message) = match check {
+        Check::NamesService => (
+            ConditionStatus::True,
+            "CertificateNamesService",
+            format!("{field}: the certificate names Service {service}"),
+        ),
+        Check::Missing(why) => (
+            ConditionStatus::False,
+            "CertificateMissing",
+            format!("{field}: {why}"),
+        ),
+        Check::Unreadable(why) => (
+            ConditionStatus::False,
+            "CertificateUnreadable",
+            format!("{field}: {why}"),
+        ),
+        Check::OtherNames(named) => (
+            ConditionStatus::False,
+            "CertificateNameMismatch",
+            format!(
+                "{field}: the certificate of Secret {} names {} but not Service {service} (as common name or DNS name): verify-full clients of PgBouncer will fail",
+                projection.name,
+                if named.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    named.join(", ")
+                },
+            ),
+        ),
+    };
+    let condition = status::condition(
+        cluster,
+        CERTIFICATE_CONDITION,
+        state,
+        reason,
+        message,
+        Time(Timestamp::now()),
+    );
+    if condition.status == ConditionStatus::False && status::is_news(cluster, &condition) {
+        events::publish(
+            context,
+            cluster,
+            EventType::Warning,
+            &condition.reason,
+            condition.message.clone(),
+        )
+        .await?;
+    }
+    Ok(Some(condition))
 }
 
 /// Brings PostgreSQL in line with `spec.proxy` and reads PgBouncer's Deployment. `leader` is the Ready
-/// leader pod, if any. Like the users' SQL it waits while the cluster is shut down, a standby (its roles come
-/// from its primary cluster) or serves a custom certificate (the operator's client does not trust it).
+/// leader pod, if any. Like the users' SQL it waits while the cluster is shut down or a standby (its roles
+/// come from its primary cluster).
 pub async fn reconcile(
     context: &Context,
     cluster: &PostgresCluster,
     objects: &build::Objects,
+    secrets: &BTreeMap<String, Secret>,
     leader: Option<&Pod>,
 ) -> Result<Outcome, kube::Error> {
     let name = cluster.name_any();
+    let condition = certificate_condition(context, cluster, secrets).await?;
     let recorded = cluster
         .status
         .as_ref()
@@ -53,8 +140,7 @@ pub async fn reconcile(
         (bouncer_sql::revision(&verifier), verifier)
     });
     let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
-    let can_run =
-        cluster.spec.shutdown != Some(true) && cluster.spec.custom_tls_secret.is_none() && !standby;
+    let can_run = cluster.spec.shutdown != Some(true) && !standby;
     let revision = match (&wanted, &recorded) {
         (Some((revision, _)), Some(recorded)) if revision == recorded => Ok(Some(recorded.clone())),
         (None, None) => Ok(None),
@@ -63,7 +149,12 @@ pub async fn reconcile(
             let round = async {
                 let leader = leader.ok_or(sql::Error::NoPrimary)?;
                 let root = objects.root_ca.as_ref().map(|(root, _)| root);
-                let primary = sql::primary(cluster, leader, root.ok_or(sql::Error::NoRoot)?)?;
+                let primary = sql::primary(
+                    cluster,
+                    leader,
+                    root.ok_or(sql::Error::NoRoot)?,
+                    objects.custom_tls.as_ref(),
+                )?;
                 sql::install_pgbouncer(&primary, verifier).await
             };
             match round.await {
@@ -90,7 +181,12 @@ pub async fn reconcile(
             let round = async {
                 let leader = leader.ok_or(sql::Error::NoPrimary)?;
                 let root = objects.root_ca.as_ref().map(|(root, _)| root);
-                let primary = sql::primary(cluster, leader, root.ok_or(sql::Error::NoRoot)?)?;
+                let primary = sql::primary(
+                    cluster,
+                    leader,
+                    root.ok_or(sql::Error::NoRoot)?,
+                    objects.custom_tls.as_ref(),
+                )?;
                 sql::remove_pgbouncer(&primary).await
             };
             match round.await {
@@ -135,5 +231,9 @@ pub async fn reconcile(
         (wanted.is_some() || pods.postgres_revision.is_some()).then_some(PostgresProxyStatus {
             pg_bouncer: Some(pods),
         });
-    Ok(Outcome { status, done })
+    Ok(Outcome {
+        status,
+        done,
+        condition,
+    })
 }

@@ -6,6 +6,7 @@ use super::archiving;
 use super::backups;
 use super::certificates;
 use super::client_tls;
+use super::custom_tls;
 use super::healing;
 use super::in_place_restore;
 use super::monitoring;
@@ -235,7 +236,8 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     let leader = observation.ready_leader();
     let users = users::reconcile(context, &cluster, &objects, leader).await;
     let primary_ready = users.done && users.revision.is_some();
-    let proxy = pgbouncer::reconcile(context, &cluster, &objects, leader).await?;
+    let proxy =
+        pgbouncer::reconcile(context, &cluster, &objects, &observation.secrets, leader).await?;
     let monitoring = monitoring::reconcile(context, &cluster, &objects, leader).await?;
     let init_sql = init_sql::reconcile(context, &cluster, &objects, primary_ready).await?;
     let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
@@ -276,6 +278,10 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     let rolling = match tls.clone() {
         Some(tls) => rollout::roll(context, &cluster, &observation, &plan, tls).await?,
         None => false,
+    };
+    let tls_reload = match tls.clone() {
+        Some(tls) => custom_tls::reload(context, &cluster, &observation, &objects, tls).await?,
+        None => None,
     };
     let healing = match tls {
         Some(tls) => {
@@ -353,6 +359,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     conditions.extend(in_place.condition);
     conditions.extend(adoption.condition);
     conditions.extend(adoption.unsupported);
+    conditions.extend(proxy.condition);
     let clusters: Api<PostgresCluster> = Api::namespaced(context.client.clone(), &namespace);
     clusters
         .patch_status(
@@ -388,6 +395,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     next = init_sql.again.map_or(next, |again| next.min(again));
     next = restore.again.map_or(next, |again| next.min(again));
     next = healing.map_or(next, |again| next.min(again));
+    next = tls_reload.map_or(next, |again| next.min(again));
     next = in_place.again.map_or(next, |again| next.min(again));
     next = adoption.again.map_or(next, |again| next.min(again));
     if rolling {

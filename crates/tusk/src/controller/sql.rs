@@ -1,11 +1,13 @@
 //! The operator's SQL connection to a cluster's primary: TLS to the primary pod's address, the server
 //! verified against the namespace's root CA under the name `<c>-primary.<ns>.svc` (a name of the cluster
-//! certificate), the operator authenticated as [`postgres::OPERATOR_USER`] by a client certificate it issues
-//! itself from that root for each connection. No `pods/exec`.
+//! certificate) — under custom TLS against the user's CA, under any name of the primary Service — the
+//! operator authenticated as [`postgres::OPERATOR_USER`] by a client certificate it issues itself from that
+//! root for each connection. No `pods/exec`.
 
 use super::client_tls;
 use crate::naming::names;
 use crate::pgbouncer;
+use crate::pki::custom::Custom;
 use crate::pki::root::Root;
 use crate::postgres::{self, users};
 use k8s_openapi::api::core::v1::{Pod, Secret};
@@ -58,13 +60,17 @@ pub struct Primary {
     port: i32,
     server_name: String,
     root: Root,
+    /// Under custom TLS, the user's CA (PEM) and the names the server's certificate may carry.
+    custom: Option<(Vec<u8>, Vec<String>)>,
 }
 
-/// How to reach the cluster's primary, the pod `leader` (Patroni's leader, from the observation).
+/// How to reach the cluster's primary, the pod `leader` (Patroni's leader, from the observation). `custom`
+/// is the user's checked certificates under custom TLS.
 pub fn primary(
     cluster: &PostgresCluster,
     leader: &Pod,
     root_secret: &Secret,
+    custom: Option<&Custom>,
 ) -> Result<Primary, Error> {
     let name = cluster.name_any();
     let namespace = cluster.namespace().unwrap_or_default();
@@ -75,11 +81,18 @@ pub fn primary(
         .filter(|ip| !ip.is_empty())
         .ok_or(Error::NoPrimary)?;
     let root = Root::from_secret(Some(root_secret), SystemTime::now()).ok_or(Error::NoRoot)?;
+    let service = names::primary_service(&name);
+    let [qualified, short_qualified, with_namespace, bare] =
+        names::dns_names(&service, &namespace, names::DEFAULT_CLUSTER_DOMAIN);
     Ok(Primary {
         address,
         port: cluster.spec.port,
-        server_name: format!("{}.{namespace}.svc", names::primary_service(&name)),
+        server_name: short_qualified.clone(),
         root,
+        custom: custom.map(|custom| {
+            let names = vec![short_qualified, qualified, with_namespace, bare];
+            (custom.ca.clone(), names)
+        }),
     })
 }
 
@@ -220,14 +233,17 @@ async fn connectable_databases(db: &tokio_postgres::Client) -> Result<Vec<String
 impl Primary {
     /// A connection to database `dbname` as the operator's role.
     pub async fn connect(&self, dbname: &str) -> Result<tokio_postgres::Client, Error> {
-        connect(
-            &self.address,
-            self.port,
-            &self.server_name,
-            &self.root,
-            dbname,
-        )
-        .await
+        let custom = self
+            .custom
+            .as_ref()
+            .map(|(ca, names)| client_tls::CustomServer {
+                ca,
+                names: names.clone(),
+            });
+        let config =
+            client_tls::postgres_config(&self.root, postgres::OPERATOR_USER, custom.as_ref())
+                .map_err(Error::Tls)?;
+        connect(&self.address, self.port, &self.server_name, config, dbname).await
     }
 }
 
@@ -236,10 +252,9 @@ async fn connect(
     address: &str,
     port: i32,
     server_name: &str,
-    root: &Root,
+    config: Arc<rustls::ClientConfig>,
     dbname: &str,
 ) -> Result<tokio_postgres::Client, Error> {
-    let config = client_tls::config(root, postgres::OPERATOR_USER).map_err(Error::Tls)?;
     let server_name =
         ServerName::try_from(server_name.to_string()).map_err(|e| Error::Tls(e.to_string()))?;
     let stream = TcpStream::connect((address, u16::try_from(port).unwrap_or(5432))).await?;

@@ -19,10 +19,10 @@ pub struct Outcome {
     pub done: bool,
 }
 
-/// Runs the users' SQL when their revision changed. A cluster with `customTLSSecret` is skipped: its server
-/// trusts the user's CA, not the root the operator's client certificate comes from; so is a cluster that is
-/// shut down, and a standby (read-only: its roles come from the primary cluster). Options that are not role attributes are reported as a Warning event (`InvalidUserOptions`) and
-/// the rest is applied. `leader` is the Ready leader pod, if any.
+/// Runs the users' SQL when their revision changed. A cluster that is shut down is skipped, and so is a
+/// standby (read-only: its roles come from the primary cluster). Options that are not role attributes are
+/// reported as a Warning event (`InvalidUserOptions`) and the rest is applied. `leader` is the Ready leader
+/// pod, if any.
 pub async fn reconcile(
     context: &Context,
     cluster: &PostgresCluster,
@@ -38,7 +38,7 @@ pub async fn reconcile(
         done: true,
     };
     let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
-    if cluster.spec.shutdown == Some(true) || cluster.spec.custom_tls_secret.is_some() || standby {
+    if cluster.spec.shutdown == Some(true) || standby {
         return unchanged;
     }
     let Some((root, _)) = &objects.root_ca else {
@@ -71,7 +71,7 @@ pub async fn reconcile(
     }
     let round = async {
         let leader = leader.ok_or(sql::Error::NoPrimary)?;
-        let primary = sql::primary(cluster, leader, root)?;
+        let primary = sql::primary(cluster, leader, root, objects.custom_tls.as_ref())?;
         sql::users(&primary, &list).await
     };
     match round.await {

@@ -217,7 +217,7 @@ fn volumes(
     let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
     let mut volumes = vec![
         claim_volume(DATA_VOLUME, claims.data.clone()),
-        projected("cert-volume", certificates(cluster)),
+        projected("cert-volume", certificates(cluster, &instance.name)),
         projected(
             "patroni-config",
             vec![
@@ -258,8 +258,9 @@ fn volumes(
 }
 
 /// The server certificate at `tls.*`/`ca.crt` and the replication client certificate under `replication/`:
-/// Tusk's Secrets, or the user's `customTLSSecret` and `customReplicationTLSSecret` with their `items`.
-fn certificates(cluster: &PostgresCluster) -> Vec<VolumeProjection> {
+/// Tusk's Secrets, or the user's `customTLSSecret` and `customReplicationTLSSecret` with their `items`; with
+/// the user's, also the client CA bundle of the instance's Secret at `postgres::CLIENT_CA_PATH`.
+fn certificates(cluster: &PostgresCluster, instance: &str) -> Vec<VolumeProjection> {
     let cluster_name = cluster.metadata.name.as_deref().unwrap_or_default();
     let standard = ["tls.crt", "tls.key", "ca.crt"].map(|key| (key, key));
     let from = |custom: &Option<SecretProjection>, ours: String, prefix: &str| {
@@ -290,7 +291,7 @@ fn certificates(cluster: &PostgresCluster) -> Vec<VolumeProjection> {
             ..VolumeProjection::default()
         }
     };
-    vec![
+    let mut sources = vec![
         from(
             &cluster.spec.custom_tls_secret,
             names::cluster_certificate_secret(cluster_name),
@@ -301,7 +302,17 @@ fn certificates(cluster: &PostgresCluster) -> Vec<VolumeProjection> {
             names::replication_certificate_secret(cluster_name),
             "replication/",
         ),
-    ]
+    ];
+    if cluster.spec.custom_tls_secret.is_some() {
+        sources.push(secret_items(
+            names::instance_certificates(instance),
+            &[(
+                crate::pki::secrets::POSTGRES_CLIENT_CA,
+                postgres::CLIENT_CA_PATH,
+            )],
+        ));
+    }
+    sources
 }
 
 fn key_to_paths(pairs: &[(&str, &str)]) -> Vec<KeyToPath> {
@@ -422,6 +433,61 @@ mod tests {
             template.metadata.and_then(|m| m.labels).expect("labels"),
             template.spec.expect("pod"),
         )
+    }
+
+    /// The Secrets the pod's `cert-volume` projects, with each item's key and path.
+    fn certificate_sources(spec: &PodSpec) -> Vec<(String, Vec<(String, String)>)> {
+        let volume = spec
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == "cert-volume")
+            .expect("cert-volume");
+        let sources = volume.projected.as_ref().and_then(|p| p.sources.clone());
+        sources
+            .into_iter()
+            .flatten()
+            .filter_map(|source| source.secret)
+            .map(|secret| {
+                let items = secret.items.unwrap_or_default();
+                let items = items.into_iter().map(|i| (i.key, i.path)).collect();
+                (secret.name, items)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn custom_tls_projects_the_users_secrets_and_the_client_ca_bundle() {
+        let (_, spec) = pod_of(&hippo());
+        let names: Vec<String> = certificate_sources(&spec)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["hippo-cluster-cert", "hippo-replication-cert"]);
+
+        let mut custom = hippo();
+        custom.spec.custom_tls_secret = Some(SecretProjection {
+            name: "hippo.tls".into(),
+            ..SecretProjection::default()
+        });
+        custom.spec.custom_replication_tls_secret = Some(SecretProjection {
+            name: "hippo-repl.tls".into(),
+            ..SecretProjection::default()
+        });
+        let (_, spec) = pod_of(&custom);
+        let sources = certificate_sources(&spec);
+        let names: Vec<&str> = sources.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["hippo.tls", "hippo-repl.tls", "hippo-instance1-x2bc-certs"]
+        );
+        assert_eq!(
+            sources[2].1,
+            [(
+                "postgres-client.ca-roots".to_string(),
+                "~postgres-operator/client-ca.crt".to_string()
+            )]
+        );
     }
 
     #[test]

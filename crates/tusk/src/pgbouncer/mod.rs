@@ -8,6 +8,7 @@
 //!   PostgreSQL for the user's SCRAM verifier through the function [`AUTH_QUERY`] names, which only returns
 //!   ordinary login roles.
 
+pub mod certificate;
 pub mod config;
 pub mod deployment;
 pub mod secret;

@@ -6,6 +6,10 @@
 //! `tls.key` and `ca.crt` — under those keys, or under the keys its `items` project to those paths — with a PEM
 //! certificate, a PEM private key that belongs to it, and a PEM CA certificate. Tusk does not check who signed
 //! the user's certificates, nor their names or dates: replacing them is the user's (or cert-manager's) job.
+//!
+//! The operator keeps authenticating to PostgreSQL with its own short-lived client certificate from the
+//! namespace's root, so under custom TLS PostgreSQL's `ssl_ca_file` is a bundle of the user's CA and that root
+//! ([`client_ca_bundle`]), kept in each instance's Secret, which Tusk owns and rewrites when either CA changes.
 
 use super::pem;
 use k8s_openapi::api::core::v1::{Secret, SecretProjection};
@@ -92,6 +96,28 @@ pub enum CustomTlsError {
 pub struct Custom {
     /// The CA certificate both Secrets hold (PEM, as the server Secret holds it).
     pub ca: Vec<u8>,
+    /// The DER of the server certificate (the first of `tls.crt` in `spec.customTLSSecret`): what every
+    /// member should serve once it has loaded the Secret's current contents.
+    pub server_certificate: Vec<u8>,
+}
+
+/// What PostgreSQL's `ssl_ca_file` trusts under custom TLS: every certificate of the user's CA `custom_ca`,
+/// then the namespace's root `root` (both PEM), each once, as PEM. Clients of the user's CA (replication,
+/// applications with certificates) and the operator (root-issued) are both admitted; `pg_hba.conf` still
+/// decides which role each certificate may be.
+pub fn client_ca_bundle(custom_ca: &[u8], root: &[u8]) -> Vec<u8> {
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    let mut bundle = Vec::new();
+    for der in pem_blocks(custom_ca).into_iter().chain(pem_blocks(root)) {
+        if seen.contains(&der) {
+            continue;
+        }
+        let block = ::pem::Pem::new("CERTIFICATE", der.clone());
+        let lf = ::pem::EncodeConfig::new().set_line_ending(::pem::LineEnding::LF);
+        bundle.extend_from_slice(::pem::encode_config(&block, lf).as_bytes());
+        seen.push(der);
+    }
+    bundle
 }
 
 /// Checks the cluster's custom certificates against `existing` (Secrets of the namespace, by name):
@@ -109,12 +135,33 @@ pub fn check(
     else {
         return Ok(None);
     };
-    let server_ca = check_one(SERVER_FIELD, server, existing)?;
-    let replication_ca = check_one(REPLICATION_FIELD, replication, existing)?;
+    let (server_ca, server_certificate) = check_one(SERVER_FIELD, server, existing)?;
+    let (replication_ca, _) = check_one(REPLICATION_FIELD, replication, existing)?;
     if pem_blocks(&server_ca) != pem_blocks(&replication_ca) {
         return Err(CustomTlsError::DifferentCa);
     }
-    Ok(Some(Custom { ca: server_ca }))
+    Ok(Some(Custom {
+        ca: server_ca,
+        server_certificate,
+    }))
+}
+
+/// The names of every Secret the cluster references as its own TLS: `spec.customTLSSecret`,
+/// `spec.customReplicationTLSSecret` and `spec.proxy.pgBouncer.customTLSSecret`.
+pub fn referenced(cluster: &PostgresCluster) -> impl Iterator<Item = &str> {
+    let spec = &cluster.spec;
+    let bouncer = spec
+        .proxy
+        .as_ref()
+        .and_then(|proxy| proxy.pg_bouncer.custom_tls_secret.as_ref());
+    [
+        spec.custom_tls_secret.as_ref(),
+        spec.custom_replication_tls_secret.as_ref(),
+        bouncer,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|projection| projection.name.as_str())
 }
 
 /// Whether the cluster brings its own certificates, checking only what the spec alone can tell: both fields
@@ -135,12 +182,12 @@ pub fn declared(cluster: &PostgresCluster) -> Result<bool, CustomTlsError> {
     }
 }
 
-/// Checks one Secret; returns its `ca.crt`.
+/// Checks one Secret; returns its `ca.crt` and the DER of its certificate.
 fn check_one(
     field: &'static str,
     projection: &SecretProjection,
     existing: &BTreeMap<String, Secret>,
-) -> Result<Vec<u8>, CustomTlsError> {
+) -> Result<(Vec<u8>, Vec<u8>), CustomTlsError> {
     let secret = projection.name.clone();
     let data = existing
         .get(&secret)
@@ -195,7 +242,7 @@ fn check_one(
     {
         return Err(unparsable(ca_key, "certificate"));
     }
-    Ok(ca)
+    Ok((ca, der))
 }
 
 /// The Secret key projected to `path`: the path itself without `items`, else the key of the item whose path it

@@ -17,6 +17,7 @@
 pub mod custom;
 pub mod leaf;
 pub mod pem;
+pub mod reload;
 pub mod root;
 pub mod secrets;
 
@@ -51,6 +52,8 @@ pub struct Certificates {
     /// The earliest moment a certificate here (the root included) is due for renewal: the controller should
     /// reconcile again by then.
     pub renew_at: SystemTime,
+    /// The user's certificates, when the cluster brings its own and they were checked (not offline).
+    pub custom: Option<custom::Custom>,
 }
 
 /// Why the certificates could not be built. The message is one line, fit for a status condition.
@@ -108,25 +111,32 @@ pub struct Request<'a> {
 /// With `spec.customTLSSecret` and `spec.customReplicationTLSSecret` set, the user's Secrets are checked and
 /// Tusk builds no `<c>-cluster-cert` or `<c>-replication-cert`. The instances' and pgBackRest's certificates
 /// still come from the namespace's root: they secure only Tusk's own traffic (Patroni's REST API, pgBackRest),
-/// never a client's connection to PostgreSQL, which is what the custom certificates are for.
+/// never a client's connection to PostgreSQL, which is what the custom certificates are for. Each instance's
+/// Secret then also holds [`custom::client_ca_bundle`], PostgreSQL's `ssl_ca_file` (offline, the user's CA is
+/// unknown and the bundle holds the root alone).
 pub fn certificates(
     cluster: &PostgresCluster,
     existing: &BTreeMap<String, Secret>,
     request: Request<'_>,
 ) -> Result<Certificates, TlsError> {
-    let uses_own = if request.offline {
-        !custom::declared(cluster)?
+    // Outer `Some`: the cluster brings its own; inner: the user's certificates, when they could be read.
+    let brought = if request.offline {
+        custom::declared(cluster)?.then_some(None)
     } else {
-        custom::check(cluster, existing)?.is_none()
+        custom::check(cluster, existing)?.map(Some)
     };
     let root = root::Root::from_secret(
         existing.get(crate::naming::names::ROOT_CA_SECRET),
         request.now,
     )
     .map_or_else(|| root::Root::generate(request.now), Ok)?;
+    let client_ca = brought.as_ref().map(|custom| {
+        let user_ca = custom.as_ref().map(|c| c.ca.as_slice()).unwrap_or_default();
+        custom::client_ca_bundle(user_ca, &root.pair.certificate)
+    });
     let mut renew_at = root.renew_at;
     let mut secrets = Vec::new();
-    for built in secrets::build(cluster, &root, existing, &request, uses_own)? {
+    for built in secrets::build(cluster, &root, existing, &request, client_ca)? {
         renew_at = renew_at.min(built.renew_at);
         secrets.push(built.secret);
     }
@@ -149,6 +159,7 @@ pub fn certificates(
         root_is_new: root.is_new,
         secrets,
         renew_at,
+        custom: brought.flatten(),
     })
 }
 

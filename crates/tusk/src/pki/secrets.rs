@@ -5,7 +5,7 @@
 //! | `pgo-root-cacert` | `root.crt`, `root.key` |
 //! | `<c>-cluster-cert` | `tls.crt`, `tls.key`, `ca.crt` |
 //! | `<c>-replication-cert` | `tls.crt`, `tls.key`, `ca.crt` |
-//! | `<instance>-certs` | `dns.crt`, `dns.key`, `patroni.ca-roots`, `patroni.crt-combined`, `pgbackrest-server.crt`, `pgbackrest-server.key` |
+//! | `<instance>-certs` | `dns.crt`, `dns.key`, `patroni.ca-roots`, `patroni.crt-combined`, `pgbackrest-server.crt`, `pgbackrest-server.key`, and under custom TLS `postgres-client.ca-roots` |
 //! | `<c>-pgbackrest` | `pgbackrest.ca-roots`, `pgbackrest-client.crt`, `pgbackrest-client.key`, and with a repository host `pgbackrest-repo-host.crt`, `pgbackrest-repo-host.key` |
 //!
 //! An instance has one leaf: `dns.*` and `pgbackrest-server.*` hold the same certificate and key, and
@@ -39,6 +39,9 @@ pub const INSTANCE_PRIVATE_KEY: &str = "dns.key";
 pub const PATRONI_CA: &str = "patroni.ca-roots";
 /// An instance's certificate followed by its key, for Patroni's REST API.
 pub const PATRONI_CERTIFICATE_AND_KEY: &str = "patroni.crt-combined";
+/// Under custom TLS, the CAs PostgreSQL trusts for client certificates: the user's and the namespace's root
+/// (`super::custom::client_ca_bundle`).
+pub const POSTGRES_CLIENT_CA: &str = "postgres-client.ca-roots";
 /// The certificate of an instance's pgBackRest TLS server (the instance's certificate).
 pub const PGBACKREST_SERVER_CERTIFICATE: &str = "pgbackrest-server.crt";
 /// The private key of an instance's pgBackRest TLS server.
@@ -87,14 +90,15 @@ pub fn root_secret(
     }
 }
 
-/// The cluster's leaf Secrets: `<c>-cluster-cert` and `<c>-replication-cert` when `postgres` (the cluster
-/// uses Tusk's certificates for PostgreSQL), then `<instance>-certs` of each instance, then `<c>-pgbackrest`.
+/// The cluster's leaf Secrets: `<c>-cluster-cert` and `<c>-replication-cert` unless `client_ca` (the cluster
+/// brings its own certificates for PostgreSQL, and this is the bundle its `ssl_ca_file` trusts, kept in every
+/// `<instance>-certs`), then `<instance>-certs` of each instance, then `<c>-pgbackrest`.
 pub fn build(
     cluster: &PostgresCluster,
     root: &Root,
     existing: &BTreeMap<String, Secret>,
     request: &Request<'_>,
-    postgres: bool,
+    client_ca: Option<Vec<u8>>,
 ) -> Result<Vec<Built>, TlsError> {
     let c = cluster.metadata.name.as_deref().unwrap_or_default();
     let namespace = cluster.metadata.namespace.as_deref().unwrap_or("default");
@@ -107,7 +111,7 @@ pub fn build(
     };
     let mut built = Vec::new();
 
-    if postgres {
+    if client_ca.is_none() {
         let name = names::cluster_certificate_secret(c);
         let mut dns_names = dns(&names::primary_service(c));
         dns_names.extend(dns(&names::replicas_service(c)));
@@ -162,14 +166,18 @@ pub fn build(
         built.push(secret(cluster, name, labels, existing, &[&cert], |p| {
             let [pair] = p else { unreachable!("one leaf") };
             let combined = [pair.certificate.as_slice(), &pair.private_key].concat();
-            data([
+            let mut data = data([
                 (INSTANCE_CERTIFICATE, pair.certificate.clone()),
                 (INSTANCE_PRIVATE_KEY, pair.private_key.clone()),
                 (PATRONI_CA, ca()),
                 (PATRONI_CERTIFICATE_AND_KEY, combined),
                 (PGBACKREST_SERVER_CERTIFICATE, pair.certificate.clone()),
                 (PGBACKREST_SERVER_PRIVATE_KEY, pair.private_key.clone()),
-            ])
+            ]);
+            if let Some(bundle) = &client_ca {
+                data.insert(POSTGRES_CLIENT_CA.into(), ByteString(bundle.clone()));
+            }
+            data
         }));
     }
 

@@ -606,6 +606,74 @@ fn with_custom_tls_tusk_makes_no_postgres_certificates() {
     );
 }
 
+/// The DER of every certificate in `pem`.
+fn ders(pem: &[u8]) -> Vec<Vec<u8>> {
+    x509_parser::pem::Pem::iter_from_buffer(pem)
+        .map(|block| block.unwrap().contents)
+        .collect()
+}
+
+#[test]
+fn with_custom_tls_each_instance_secret_holds_the_users_ca_then_the_root() {
+    let ca = Custom::new();
+    let existing = custom_secrets(&ca);
+    let built = build(&custom_cluster(), &existing, t0()).unwrap();
+    let root = &built.root.data.as_ref().unwrap()["root.crt"].0;
+    let checked = built
+        .custom
+        .as_ref()
+        .expect("the user's certificates, checked");
+    assert_eq!(checked.ca, ca.ca_pem.as_bytes());
+    let server = &existing["hippo.tls"].data.as_ref().unwrap()["tls.crt"].0;
+    assert_eq!(checked.server_certificate, ders(server)[0]);
+    for secret in built.secrets.iter().filter(|s| {
+        s.metadata
+            .name
+            .as_deref()
+            .is_some_and(|n| n.ends_with("-certs"))
+    }) {
+        let bundle = &secret.data.as_ref().unwrap()[secrets::POSTGRES_CLIENT_CA].0;
+        let expected: Vec<Vec<u8>> = ders(ca.ca_pem.as_bytes())
+            .into_iter()
+            .chain(ders(root))
+            .collect();
+        assert_eq!(ders(bundle), expected, "{:?}", secret.metadata.name);
+        assert!(!bundle.contains(&b'\r'), "LF line endings");
+    }
+    let ours = build(&hippo(), &BTreeMap::new(), t0()).unwrap();
+    assert!(ours.custom.is_none());
+    assert!(ours.secrets.iter().all(|s| {
+        !s.data
+            .as_ref()
+            .unwrap()
+            .contains_key(secrets::POSTGRES_CLIENT_CA)
+    }));
+}
+
+#[test]
+fn the_client_ca_bundle_keeps_each_certificate_once_in_order() {
+    let user = Custom::new();
+    let other = Custom::new();
+    let chain = format!("{}{}", user.ca_pem, other.ca_pem);
+    let root = Custom::new().ca_pem;
+    let bundle = custom::client_ca_bundle(chain.as_bytes(), root.as_bytes());
+    let expected: Vec<Vec<u8>> = [user.ca_pem.as_str(), &other.ca_pem, &root]
+        .iter()
+        .flat_map(|pem| ders(pem.as_bytes()))
+        .collect();
+    assert_eq!(ders(&bundle), expected);
+    let same = custom::client_ca_bundle(root.as_bytes(), root.as_bytes());
+    assert_eq!(
+        ders(&same),
+        ders(root.as_bytes()),
+        "a CA that is the root is listed once"
+    );
+    assert!(
+        custom::client_ca_bundle(b"", root.as_bytes())
+            .starts_with(b"-----BEGIN CERTIFICATE-----\n")
+    );
+}
+
 #[test]
 fn custom_items_choose_the_keys() {
     let ca = Custom::new();

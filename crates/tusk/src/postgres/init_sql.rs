@@ -3,7 +3,8 @@
 //!
 //! The operator never uses `pods/exec`: a Job of the cluster's PostgreSQL image runs
 //! `psql -X -v ON_ERROR_STOP=1 -f <key>` against the primary Service over TLS (`verify-full` against the
-//! namespace's root CA) as [`super::OPERATOR_USER`], with a short-lived client certificate the operator issues
+//! namespace's root CA, or the user's under custom TLS, whose certificate must then name
+//! `<c>-primary.<ns>.svc`) as [`super::OPERATOR_USER`], with a short-lived client certificate the operator issues
 //! into a Secret owned by the Job, so the key goes with the Job. The Job is named after a digest of the key and
 //! the SQL ([`revision`]): a fixed script makes a new Job at once. A script error (psql's exit code 3) fails the
 //! Job at once; connection errors are retried by the Job. A finished Job and its Secret are removed after
@@ -200,7 +201,8 @@ fn mount(name: &str, path: &str) -> VolumeMount {
 }
 
 /// The Secret of `job` (created, so it has a UID): the client certificate `client` of
-/// [`super::OPERATOR_USER`] and the root CA `ca` (PEM), owned by the Job so that it goes with it.
+/// [`super::OPERATOR_USER`] and the CA `ca` (PEM) the server's certificate chains to (the root, or the user's
+/// under custom TLS), owned by the Job so that it goes with it.
 pub fn client_secret(job: &Job, client: &Pair, ca: &[u8]) -> Secret {
     let owner = job.controller_owner_ref(&()).map(|owner| OwnerReference {
         block_owner_deletion: Some(true),

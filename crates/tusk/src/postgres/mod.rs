@@ -13,6 +13,9 @@ pub const DATA_MOUNT: &str = "/pgdata";
 pub const WAL_MOUNT: &str = "/pgwal";
 /// Where the server and replication certificates are mounted.
 pub const TLS_MOUNT: &str = "/pgconf/tls";
+/// Under custom TLS, the file (in [`TLS_MOUNT`]) of the CAs PostgreSQL trusts for client certificates: the
+/// user's and the namespace's root, so that the operator's own client certificate is still accepted.
+pub const CLIENT_CA_PATH: &str = "~postgres-operator/client-ca.crt";
 /// The directory of PostgreSQL's Unix socket (a scratch volume of its own).
 pub const SOCKET_DIRECTORY: &str = "/tmp/postgres";
 /// The user that replicates and rewinds, authenticated by its client certificate.

@@ -29,7 +29,7 @@ pub fn user_parameters(cluster: &PostgresCluster) -> Map<String, Value> {
 pub fn parameters(cluster: &PostgresCluster) -> Map<String, Value> {
     let mut parameters = defaults();
     parameters.extend(user_parameters(cluster));
-    parameters.extend(mandatory());
+    parameters.extend(mandatory(cluster.spec.custom_tls_secret.is_some()));
     parameters
 }
 
@@ -42,15 +42,22 @@ fn defaults() -> Map<String, Value> {
     ])
 }
 
-fn mandatory() -> Map<String, Value> {
+/// What Tusk requires. With `custom_tls` the server's certificate is the user's, and client certificates are
+/// checked against both the user's CA and the namespace's root (`postgres::CLIENT_CA_PATH`).
+fn mandatory(custom_tls: bool) -> Map<String, Value> {
     let tls = |file: &str| format!("{TLS_MOUNT}/{file}");
+    let client_ca = if custom_tls {
+        tls(super::CLIENT_CA_PATH)
+    } else {
+        tls("ca.crt")
+    };
     strings([
         ("unix_socket_directories", SOCKET_DIRECTORY),
         ("wal_level", "logical"),
         ("ssl", "on"),
         ("ssl_cert_file", &tls("tls.crt")),
         ("ssl_key_file", &tls("tls.key")),
-        ("ssl_ca_file", &tls("ca.crt")),
+        ("ssl_ca_file", &client_ca),
         ("archive_mode", "on"),
         ("archive_command", ARCHIVE_COMMAND),
         ("restore_command", RESTORE_COMMAND),
@@ -97,5 +104,17 @@ spec:
         assert_eq!(parameters["max_connections"], 200, "numbers stay numbers");
         assert_eq!(parameters["archive_command"], ARCHIVE_COMMAND);
         assert_eq!(parameters["ssl_key_file"], "/pgconf/tls/tls.key");
+        assert_eq!(parameters["ssl_ca_file"], "/pgconf/tls/ca.crt");
+    }
+
+    #[test]
+    fn under_custom_tls_client_certificates_are_checked_against_the_bundle() {
+        let mut custom = cluster("{}");
+        custom.spec.custom_tls_secret = Some(Default::default());
+        assert_eq!(
+            parameters(&custom)["ssl_ca_file"],
+            "/pgconf/tls/~postgres-operator/client-ca.crt"
+        );
+        assert_eq!(parameters(&custom)["ssl_cert_file"], "/pgconf/tls/tls.crt");
     }
 }
