@@ -250,7 +250,7 @@ fn custom_tls_and_its_rotation() {
         },
     )
     .expect("hippo logs in");
-    assert_eq!(answer, "hippo t");
+    assert_eq!(answer, "hippo true");
     let client = Client::start_trusting(NAMESPACE, SERVER_SECRET).expect("the client pod");
     assert_eq!(
         client
