@@ -162,16 +162,7 @@ wait"#,
         ))
     };
     let before = pod_of_pgbouncer().expect("PgBouncer's pod");
-    kubectl(&[
-        "-n",
-        NAMESPACE,
-        "patch",
-        "postgrescluster",
-        "hippo",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"proxy":{"pgBouncer":{"config":{"databases":{"*":"host=hippo-primary port=5432","bouncer_alias":"host=hippo-primary port=5432 dbname=hippo"}}}}}}"#,
-    ])
+    tusk_e2e::patch_cluster(NAMESPACE, "hippo", "merge", r#"{"spec":{"proxy":{"pgBouncer":{"config":{"databases":{"*":"host=hippo-primary port=5432","bouncer_alias":"host=hippo-primary port=5432 dbname=hippo"}}}}}}"#)
     .expect("the databases patch applies");
     let patched = Instant::now();
     let alias = r#"uri="$(cat /user/pgbouncer-uri)"
@@ -263,16 +254,12 @@ exec timeout 20 psql "${uri%/*}/bouncer_alias" -XAtq -c 'select current_database
     );
 
     // spec.proxy removed: PgBouncer's objects, the Secret keys and its role go.
-    kubectl(&[
-        "-n",
+    tusk_e2e::patch_cluster(
         NAMESPACE,
-        "patch",
-        "postgrescluster",
         "hippo",
-        "--type=json",
-        "-p",
+        "json",
         r#"[{"op":"remove","path":"/spec/proxy"}]"#,
-    ])
+    )
     .expect("the proxy removal applies");
     let removed = Instant::now();
     wait_for(

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tusk_e2e::client::{Client, Target};
 use tusk_e2e::hippo::{self, Instance};
 use tusk_e2e::writer::{self, Writer};
-use tusk_e2e::{get_json, kubectl, wait_for};
+use tusk_e2e::{get_json, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-rolling";
 /// The second tag `cargo xtask cluster up` gives the local PostgreSQL image.
@@ -57,17 +57,7 @@ fn rolled(what: &str, before: &BTreeMap<String, String>) -> Instance {
 }
 
 fn patch(patch: &str) {
-    kubectl(&[
-        "-n",
-        NAMESPACE,
-        "patch",
-        "postgrescluster/hippo",
-        "--type",
-        "merge",
-        "-p",
-        patch,
-    ])
-    .expect("the patch applies");
+    tusk_e2e::patch_cluster(NAMESPACE, "hippo", "merge", patch).expect("the patch applies");
 }
 
 /// The notes of the cluster's rolling-update and switchover Events, oldest first.

@@ -3,6 +3,7 @@
 pub mod adopt;
 pub mod build;
 pub mod controller;
+pub mod digest;
 pub mod images;
 pub mod instances;
 pub mod metadata;

@@ -648,12 +648,7 @@ fn inputs_hash(command: &[String], config: &str, instance: &str) -> String {
         digest.update(part.as_bytes());
         digest.update([0]);
     }
-    digest
-        .finalize()
-        .iter()
-        .take(8)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::digest::hex(digest, 8)
 }
 
 /// Patroni's bootstrap of an instance of a cluster restored from a backup: the method [`BOOTSTRAP_METHOD`]

@@ -298,7 +298,7 @@ fn restart_hash(bouncer: &PgBouncerPodSpec) -> String {
         "customTLSSecret": bouncer.custom_tls_secret,
         "global": restart_only,
     });
-    super::digest(&[&inputs.to_string()])
+    crate::digest::concatenated(&[&inputs.to_string()])
 }
 
 #[cfg(test)]

@@ -60,12 +60,7 @@ pub fn revision(key: &str, sql: &str) -> String {
     digest.update(key.as_bytes());
     digest.update([0]);
     digest.update(sql.as_bytes());
-    digest
-        .finalize()
-        .iter()
-        .take(5)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::digest::hex(digest, 5)
 }
 
 /// The name of the Job (and its Secret) that runs revision `revision` of `cluster`'s init SQL.
