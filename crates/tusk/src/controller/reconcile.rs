@@ -157,14 +157,23 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     prune(
         &context.client,
         &cluster,
+        &observation.deployments,
         &of_pgbouncer,
         &objects.deployments,
     )
     .await?;
-    prune(&context.client, &cluster, &of_pgbouncer, &objects.services).await?;
     prune(
         &context.client,
         &cluster,
+        &observation.services,
+        &of_pgbouncer,
+        &objects.services,
+    )
+    .await?;
+    prune(
+        &context.client,
+        &cluster,
+        &observation.config_maps,
         &of_pgbouncer,
         &objects.config_maps,
     )
@@ -172,6 +181,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     prune(
         &context.client,
         &cluster,
+        observation.secrets.values(),
         &of_pgbouncer,
         &objects.certificates,
     )
@@ -181,6 +191,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     prune(
         &context.client,
         &cluster,
+        observation.secrets.values(),
         &of_monitoring,
         &objects.role_secrets,
     )
@@ -188,6 +199,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     prune(
         &context.client,
         &cluster,
+        &observation.config_maps,
         &of_monitoring,
         &objects.config_maps,
     )
@@ -196,6 +208,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     prune(
         &context.client,
         &cluster,
+        &observation.disruption_budgets,
         &naming::labels::cluster(&name),
         &objects.disruption_budgets,
     )
@@ -204,6 +217,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     prune(
         &context.client,
         &cluster,
+        &observation.cron_jobs,
         &naming::labels::pgbackrest(&name),
         &objects.cron_jobs,
     )
@@ -218,6 +232,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     prune(
         &context.client,
         &cluster,
+        &observation.repo_host,
         &naming::labels::pgbackrest_dedicated(&name),
         &repo_host,
     )
@@ -231,7 +246,14 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         naming::labels::ROLE.into(),
         naming::labels::ROLE_PGUSER.into(),
     );
-    prune(&context.client, &cluster, &of_users, &objects.user_secrets).await?;
+    prune(
+        &context.client,
+        &cluster,
+        observation.secrets.values(),
+        &of_users,
+        &objects.user_secrets,
+    )
+    .await?;
     let leader = observation.ready_leader();
     let users = users::reconcile(context, &cluster, &objects, leader).await;
     let primary_ready = users.done && users.revision.is_some();
