@@ -48,6 +48,18 @@ exec timeout 20 psql "$uri" -XAtq -v ON_ERROR_STOP=1 -c "$1""#;
         .to_string())
 }
 
+/// PgBouncer's pods, as `kubectl get -o json` lists them.
+fn pgbouncer_pods() -> anyhow::Result<serde_json::Value> {
+    get_json(
+        NAMESPACE,
+        &[
+            "pods",
+            "-l",
+            "postgres-operator.crunchydata.com/role=pgbouncer",
+        ],
+    )
+}
+
 fn deployment_exists() -> bool {
     kubectl(&[
         "-n",
@@ -153,14 +165,7 @@ wait"#,
 
     // A new database entry is reloaded (SIGHUP from the sidecar), not restarted: same pod, no restart.
     let pod_of_pgbouncer = || -> anyhow::Result<(String, i64)> {
-        let pods = get_json(
-            NAMESPACE,
-            &[
-                "pods",
-                "-l",
-                "postgres-operator.crunchydata.com/role=pgbouncer",
-            ],
-        )?;
+        let pods = pgbouncer_pods()?;
         let pod = &pods["items"][0];
         let restarts = pod["status"]["containerStatuses"]
             .as_array()
@@ -299,14 +304,7 @@ exec timeout 20 psql "${uri%/*}/bouncer_alias" -XAtq -c 'select current_database
         "PgBouncer's pod to be replaced",
         Duration::from_secs(180),
         || {
-            let pods = get_json(
-                NAMESPACE,
-                &[
-                    "pods",
-                    "-l",
-                    "postgres-operator.crunchydata.com/role=pgbouncer",
-                ],
-            )?;
+            let pods = pgbouncer_pods()?;
             let items = pods["items"].as_array().cloned().unwrap_or_default();
             let [pod] = items.as_slice() else {
                 return Ok(None);
