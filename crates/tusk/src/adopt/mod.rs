@@ -16,13 +16,13 @@
 use crate::images::Images;
 use crate::metadata::owned_by;
 use crate::naming::{labels, names};
-use crate::pgbackrest::restore::bootstrap_directory;
+use crate::pgbackrest::restore::{bootstrap_directory, move_into_place};
 use crate::{pods, postgres};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
     Container, PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, Volume, VolumeMount,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use tusk_api::PostgresCluster;
 use tusk_api::datasource::DataSourceVolume;
 use tusk_api::instance::PostgresInstanceSetSpec;
@@ -119,17 +119,9 @@ pub fn as_instance_volume(
 /// cluster that adopts no data volume.
 pub fn bootstrap_method(cluster: &PostgresCluster) -> Option<(&'static str, Value)> {
     pg_data_volume(cluster)?;
-    let version = cluster.spec.postgres_version;
-    // Patroni splits the command as a shell would; the paths are fixed by the version, not the user's input.
-    let command = format!(
-        "sh -c 'set -e; if [ ! -d \"$0\" ] && [ -d \"$1.failed\" ]; then mv -- \"$1.failed\" \"$0\"; fi; \
-         [ ! -d \"$1\" ] || rmdir -- \"$1\"; exec mv -- \"$0\" \"$1\"' {} {}",
-        bootstrap_directory(version),
-        postgres::data_directory(version)
-    );
     Some((
         BOOTSTRAP_METHOD,
-        json!({"command": command, "no_params": true, "keep_existing_recovery_conf": false}),
+        move_into_place(cluster.spec.postgres_version),
     ))
 }
 

@@ -653,7 +653,16 @@ pub fn bootstrap_method(cluster: &PostgresCluster) -> Option<(&'static str, Valu
     if !clone && !super::in_place::active(cluster) {
         return None;
     }
-    let version = cluster.spec.postgres_version;
+    Some((
+        BOOTSTRAP_METHOD,
+        move_into_place(cluster.spec.postgres_version),
+    ))
+}
+
+/// The settings of a Patroni bootstrap method that moves the bootstrap directory of PostgreSQL `version` to
+/// its data directory (an empty data directory is removed first), taking back `<data>.failed` when an earlier
+/// attempt failed after the move. Restores and adopted volumes bootstrap this way.
+pub fn move_into_place(version: i32) -> Value {
     // Patroni splits the command as a shell would (shlex); the paths are fixed by the version.
     let command = format!(
         "sh -c 'set -e; if [ ! -d \"$0\" ] && [ -d \"$1.failed\" ]; then mv -- \"$1.failed\" \"$0\"; fi; \
@@ -661,10 +670,7 @@ pub fn bootstrap_method(cluster: &PostgresCluster) -> Option<(&'static str, Valu
         bootstrap_directory(version),
         postgres::data_directory(version)
     );
-    Some((
-        BOOTSTRAP_METHOD,
-        json!({"command": command, "no_params": true, "keep_existing_recovery_conf": false}),
-    ))
+    json!({"command": command, "no_params": true, "keep_existing_recovery_conf": false})
 }
 
 /// While the data is not initialized, instance StatefulSets run no pod, but the `startup` instance once its
