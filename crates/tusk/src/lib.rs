@@ -2,6 +2,7 @@
 
 pub mod adopt;
 pub mod build;
+pub mod changes;
 pub mod controller;
 pub mod digest;
 pub mod images;

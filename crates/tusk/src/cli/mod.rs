@@ -2,6 +2,7 @@
 
 mod crd;
 mod operator;
+mod plan;
 mod render;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,9 @@ enum Command {
     Operator(operator::OperatorArgs),
     /// Read a PostgresCluster manifest offline, check it, and print it with every default filled in.
     Render(render::RenderArgs),
+    /// Compare a PostgresCluster manifest with the live cluster: which objects would change, and whether
+    /// that restarts instances or needs a switchover. Writes nothing.
+    Plan(plan::PlanArgs),
 }
 
 impl Cli {
@@ -33,6 +37,18 @@ impl Cli {
             Command::Crd => crd::run(),
             Command::Operator(args) => operator::run(&args),
             Command::Render(args) => render::run(&args),
+            Command::Plan(args) => plan::run(&args),
         }
+    }
+}
+
+/// The text of `file`, or of standard input for `-`.
+fn read_manifest(file: &std::path::Path) -> std::io::Result<String> {
+    if file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(file)
     }
 }
