@@ -107,6 +107,28 @@ fn rolling_updates_with_a_controlled_switchover() {
         "      dataVolumeClaimSpec:",
         "      resources: {requests: {cpu: 50m, memory: 200Mi}, limits: {memory: 1Gi}}\n      dataVolumeClaimSpec:",
     );
+    // `tusk plan` says so before it happens: both instances restart, the primary after a switchover.
+    let planned =
+        tusk_e2e::plan(NAMESPACE, &resized).expect("tusk plan runs in the operator's pod");
+    eprintln!("e2e: tusk plan of the resize:\n{planned}");
+    for line in [
+        format!(
+            "  ~ StatefulSet {}\n      spec.template.spec.containers[database].resources",
+            leader.instance
+        ),
+        format!(
+            "    → rolling restart: {} is the primary, so it goes last, after a switchover to a replica\n",
+            leader.instance
+        ),
+        format!("  ~ StatefulSet {}\n", replicas[0].instance),
+    ] {
+        assert!(planned.contains(&line), "{line:?} in {planned}");
+    }
+    assert!(
+        planned.ends_with("2 instances restart, with one switchover.\n"),
+        "{planned}"
+    );
+    assert_eq!(uids(), before, "the plan changed nothing");
     namespace.apply(&resized).expect("the resize applies");
     let new_leader = rolled("both pods replaced with the new resources", &before);
     eprintln!(
