@@ -128,7 +128,32 @@ fn rolling_updates_with_a_controlled_switchover() {
         planned.ends_with("2 instances restart, with one switchover.\n"),
         "{planned}"
     );
-    assert_eq!(uids(), before, "the plan changed nothing");
+    // The docs' other two examples (docs/plan.md), planned and not applied: a new user, a second repository.
+    let rhino = tusk_e2e::plan(
+        NAMESPACE,
+        &hippo::manifest(2, "  users: [{name: rhino, databases: [zoo]}]"),
+    )
+    .expect("tusk plan of a new user");
+    eprintln!("e2e: tusk plan of a new user:\n{rhino}");
+    assert!(
+        rhino.contains("  + Secret hippo-pguser-rhino\n    → a new user: its role and databases are created on the primary\n"),
+        "{rhino}"
+    );
+    let repo2 = hippo::with_backups(
+        &hippo::manifest(2, ""),
+        "  backups:\n    pgbackrest:\n      repos:\n      - name: repo1\n        volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}\n      - name: repo2\n        volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}\n",
+    );
+    let repo2 = tusk_e2e::plan(NAMESPACE, &repo2).expect("tusk plan of a second repository");
+    eprintln!("e2e: tusk plan of a second repository:\n{repo2}");
+    assert!(
+        repo2.contains("  + PersistentVolumeClaim hippo-repo2\n    → a new volume for repo2"),
+        "{repo2}"
+    );
+    assert!(
+        repo2.ends_with("No pod of PostgreSQL restarts.\n") || repo2.contains("restart"),
+        "{repo2}"
+    );
+    assert_eq!(uids(), before, "the plans changed nothing");
     namespace.apply(&resized).expect("the resize applies");
     let new_leader = rolled("both pods replaced with the new resources", &before);
     eprintln!(
