@@ -25,6 +25,8 @@ pub struct BinarySet {
     pub binaries: &'static [GoBinary],
     /// Whether its binaries are linked statically (`CGO_ENABLED=0`), to run in images without a libc.
     pub static_link: bool,
+    /// The Go build tags of its binaries (`go build -tags`), empty for none.
+    pub tags: &'static str,
 }
 
 /// The test bed of the integration tests: etcd, kube-apiserver, kubectl.
@@ -33,6 +35,7 @@ pub const TESTBED: BinarySet = BinarySet {
     description: "test bed",
     binaries: BINARIES,
     static_link: false,
+    tags: "",
 };
 
 /// The rest of the local cluster (`cargo xtask cluster`), beside the test bed's etcd, kube-apiserver and kubectl:
@@ -42,6 +45,7 @@ pub const CLUSTER: BinarySet = BinarySet {
     description: "cluster binaries",
     binaries: CLUSTER_BINARIES,
     static_link: true,
+    tags: "",
 };
 
 /// The object stores of the end-to-end tests' test bed (`tusk-objstore` image): an S3 server and a Google Cloud
@@ -51,7 +55,35 @@ pub const OBJSTORE: BinarySet = BinarySet {
     description: "object-store servers",
     binaries: OBJSTORE_BINARIES,
     static_link: true,
+    tags: "",
 };
+
+/// The monitoring stack's server (`tusk-monitoring` image, `deploy/monitoring/`): Prometheus and its promtool
+/// with no service discovery but Kubernetes' (and the file and HTTP ones Prometheus always has), as Debian's
+/// Prometheus has no Kubernetes service discovery at all.
+pub const MONITORING: BinarySet = BinarySet {
+    name: "monitoring-bin",
+    description: "Prometheus",
+    binaries: MONITORING_BINARIES,
+    static_link: true,
+    tags: "remove_all_sd,enable_kubernetes_sd",
+};
+
+/// Prometheus and promtool, from one wrapper module.
+pub const MONITORING_BINARIES: &[GoBinary] = &[
+    GoBinary {
+        name: "prometheus",
+        module: "prometheus",
+        package: "github.com/prometheus/prometheus/cmd/prometheus",
+        kubernetes_version: false,
+    },
+    GoBinary {
+        name: "promtool",
+        module: "prometheus",
+        package: "github.com/prometheus/prometheus/cmd/promtool",
+        kubernetes_version: false,
+    },
+];
 
 /// The object-store servers: versitygw (S3, Apache-2.0; MinIO is under the AGPL) and fake-gcs-server.
 pub const OBJSTORE_BINARIES: &[GoBinary] = &[
@@ -152,6 +184,9 @@ pub fn inputs(set: &BinarySet) -> std::io::Result<Vec<Vec<u8>>> {
     }
     if set.static_link {
         inputs.push(b"CGO_ENABLED=0".to_vec());
+    }
+    if !set.tags.is_empty() {
+        inputs.push(format!("-tags={}", set.tags).into_bytes());
     }
     Ok(inputs)
 }

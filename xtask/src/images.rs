@@ -25,6 +25,9 @@ pub const POSTGRES_NEXT: &str = "localhost/tusk-postgres:next";
 /// The object stores of the end-to-end tests: versitygw (S3), fake-gcs-server (GCS) and Azurite (Azure) with
 /// busybox; the tests deploy it with `tusk_e2e::objstore`.
 pub const OBJSTORE: &str = "localhost/tusk-objstore:dev";
+/// The monitoring stack of `deploy/monitoring/`: Prometheus and promtool built from their Go module with
+/// Kubernetes service discovery ([`gomod::MONITORING`]), Alertmanager from Debian bookworm.
+pub const MONITORING: &str = "localhost/tusk-monitoring:dev";
 /// The operator.
 pub const OPERATOR: &str = "localhost/tusk-operator:dev";
 
@@ -60,11 +63,13 @@ fn images_dir() -> Result<PathBuf> {
 pub fn build_all() -> Result<Vec<Built>> {
     let bin = testbed::build_set(&gomod::CLUSTER)?;
     let objstore_bin = testbed::build_set(&gomod::OBJSTORE)?;
+    let monitoring_bin = testbed::build_set(&gomod::MONITORING)?;
     Ok(vec![
         pause()?,
         toolbox(&bin)?,
         postgres()?,
         objstore(&objstore_bin)?,
+        monitoring(&monitoring_bin)?,
         operator()?,
     ])
 }
@@ -465,6 +470,85 @@ fn in_chroot(root: &Path, script: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Debian bookworm's Alertmanager package, pinned: its binary links only the C library.
+const ALERTMANAGER_DEB: &str = "prometheus-alertmanager=0.25.0-1+b4";
+
+/// Where Debian's Alertmanager reads its notification templates (from its package, copied whole).
+const ALERTMANAGER_TEMPLATES: &str = "usr/share/prometheus/alertmanager";
+
+/// The `.deb` of [`ALERTMANAGER_DEB`], fetched once with `apt-get download` into `<cache>/debs/`.
+fn alertmanager_deb() -> Result<PathBuf> {
+    let dir = cache::dir()?.join("debs");
+    std::fs::create_dir_all(&dir)?;
+    let (package, version) = ALERTMANAGER_DEB.split_once('=').context("pinned")?;
+    let file = dir.join(format!(
+        "{package}_{}_amd64.deb",
+        version.replace(':', "%3a")
+    ));
+    if !file.is_file() {
+        run(Command::new("apt-get")
+            .args(["download", ALERTMANAGER_DEB])
+            .current_dir(&dir))?;
+    }
+    Ok(file)
+}
+
+/// Prometheus and promtool (static, from [`gomod::MONITORING`]) and Debian's Alertmanager with the libraries
+/// it links and its templates, in `/bin`; `/prometheus` and `/alertmanager` are the data directories the manifests mount.
+fn monitoring(bin: &Path) -> Result<Built> {
+    let deb = alertmanager_deb()?;
+    let deb_bytes = std::fs::read(&deb)?;
+    let servers: Vec<(&str, Vec<u8>)> = gomod::MONITORING_BINARIES
+        .iter()
+        .map(|binary| Ok((binary.name, std::fs::read(bin.join(binary.name))?)))
+        .collect::<Result<_>>()?;
+    let mut inputs: Vec<&[u8]> = vec![&deb_bytes, ALERTMANAGER_TEMPLATES.as_bytes()];
+    inputs.extend(servers.iter().map(|(_, code)| code.as_slice()));
+    let config = ImageConfig {
+        entrypoint: &["/bin/prometheus"],
+        cmd: &[],
+        env: &["PATH=/bin"],
+        user: "65534:65534",
+        workdir: "/",
+    };
+    cached(MONITORING, &inputs, &config, |rootfs| {
+        let unpacked = rootfs.with_file_name("deb");
+        run(Command::new("dpkg").arg("-x").arg(&deb).arg(&unpacked))?;
+        let alertmanager = unpacked.join("usr/bin/prometheus-alertmanager");
+        for dir in ["bin", "etc", "tmp", "prometheus", "alertmanager"] {
+            std::fs::create_dir_all(rootfs.join(dir))?;
+        }
+        run(Command::new("chmod").arg("1777").arg(rootfs.join("tmp")))?;
+        for (name, code) in &servers {
+            std::fs::write(rootfs.join("bin").join(name), code)?;
+        }
+        std::fs::copy(&alertmanager, rootfs.join("bin/alertmanager"))?;
+        std::fs::create_dir_all(rootfs.join(ALERTMANAGER_TEMPLATES))?;
+        run(Command::new("cp")
+            .arg("-a")
+            .arg(unpacked.join(ALERTMANAGER_TEMPLATES).join("."))
+            .arg(rootfs.join(ALERTMANAGER_TEMPLATES)))?;
+        for library in shared_libraries(&alertmanager)? {
+            let destination = rootfs.join(library.trim_start_matches('/'));
+            std::fs::create_dir_all(destination.parent().context("library path")?)?;
+            std::fs::copy(&library, &destination)?;
+        }
+        run(Command::new("chmod").arg("0755").args(
+            ["prometheus", "promtool", "alertmanager"].map(|name| rootfs.join("bin").join(name)),
+        ))?;
+        run(Command::new("chown")
+            .arg("65534:65534")
+            .arg(rootfs.join("prometheus"))
+            .arg(rootfs.join("alertmanager")))?;
+        std::fs::write(
+            rootfs.join("etc/passwd"),
+            "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n",
+        )?;
+        std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
+        Ok(())
+    })
 }
 
 /// The operator: the release `tusk` binary with the shared libraries it links and the CA certificates.

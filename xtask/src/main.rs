@@ -7,6 +7,7 @@ mod cluster;
 mod demo;
 mod gomod;
 mod images;
+mod monitoring;
 mod test;
 mod testbed;
 
@@ -40,6 +41,8 @@ enum Command {
     },
     /// Run every test tier, building first whatever the tests need.
     Test,
+    /// Check deploy/monitoring offline with promtool: its configuration, alert rules and their unit tests.
+    CheckMonitoring,
     /// A real single-node Kubernetes on this machine, for the end-to-end tests (as root).
     Cluster {
         #[command(subcommand)]
@@ -85,6 +88,13 @@ fn main() -> Result<()> {
         Command::Bench { arguments } => bench::run(&arguments),
         Command::BenchBackup { arguments } => bench::backup(&arguments),
         Command::Test => test::run(),
+        Command::CheckMonitoring => {
+            if monitoring::check()? {
+                Ok(())
+            } else {
+                anyhow::bail!("the monitoring stack's checks failed")
+            }
+        }
         Command::Cluster { command } => match command {
             ClusterCommand::Up => cluster::up(),
             ClusterCommand::Down { keep_state } => cluster::down(keep_state),

@@ -1,7 +1,7 @@
 //! `cargo xtask test`: every check and test tier, in order, with a summary of what each step took.
 
 use crate::cargo::cargo;
-use crate::{cluster, testbed};
+use crate::{cluster, monitoring, testbed};
 use anyhow::{Result, bail};
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,10 @@ pub fn run() -> Result<()> {
         bin = Some(testbed::build()?);
         Ok(true)
     });
+    steps.run(
+        "monitoring stack: config, alert rules and their tests (promtool)",
+        monitoring::check,
+    );
     steps.run("unit and integration tests (cargo test)", || {
         let mut test = cargo();
         test.args([

@@ -40,8 +40,12 @@ pub fn build_set(set: &gomod::BinarySet) -> Result<PathBuf> {
         if set.static_link {
             go.env("CGO_ENABLED", "0");
         }
+        go.args(["build", "-trimpath"]);
+        if !set.tags.is_empty() {
+            go.arg(format!("-tags={}", set.tags));
+        }
         let status = go
-            .args(["build", "-trimpath", "-ldflags"])
+            .arg("-ldflags")
             .arg(binary.ldflags()?)
             .arg("-o")
             .arg(&partial)

@@ -99,6 +99,29 @@ pub fn psql_in(namespace: &str, pod: &str, sql: &str) -> Result<String> {
     .to_string())
 }
 
+/// `tusk plan` of `manifest` for namespace `namespace`, run in the operator's pod (its image holds the `tusk`
+/// binary of the running operator, and its service account may read and dry-run what the plan needs): the
+/// plan's text.
+pub fn plan(namespace: &str, manifest: &str) -> Result<String> {
+    kubectl_with(
+        &[
+            "-n",
+            OPERATOR_NAMESPACE,
+            "exec",
+            "-i",
+            "deployment/tusk-operator",
+            "--",
+            "tusk",
+            "plan",
+            "-n",
+            namespace,
+            "-f",
+            "-",
+        ],
+        Some(manifest),
+    )
+}
+
 /// Patches PostgresCluster `cluster` in `namespace` with `patch` of `kind` (`merge` or `json`).
 pub fn patch_cluster(namespace: &str, cluster: &str, kind: &str, patch: &str) -> Result<String> {
     kubectl(&[

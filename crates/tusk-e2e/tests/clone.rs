@@ -74,17 +74,7 @@ fn insert_batch(pod: &str, batch: u32) {
 /// A full manual backup of hippo's repo1 (`spec.backups.pgbackrest.manual` and the `pgbackrest-backup`
 /// annotation), once it finished.
 fn full_backup() -> Duration {
-    kubectl(&[
-        "-n",
-        NAMESPACE,
-        "patch",
-        "postgrescluster",
-        "hippo",
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"backups":{"pgbackrest":{"manual":{"repoName":"repo1","options":["--type=full"]}}}}}"#,
-    ])
+    tusk_e2e::patch_cluster(NAMESPACE, "hippo", "merge", r#"{"spec":{"backups":{"pgbackrest":{"manual":{"repoName":"repo1","options":["--type=full"]}}}}}"#)
     .expect("the manual backup is declared");
     kubectl(&[
         "-n",

@@ -105,16 +105,7 @@ data:
 ",
         )
         .expect("the ConfigMap applies");
-    kubectl(&[
-        "-n",
-        NAMESPACE,
-        "patch",
-        "postgrescluster",
-        "hippo",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"monitoring":{"pgmonitor":{"exporter":{"configuration":[{"configMap":{"name":"my-queries"}}]}}}}}"#,
-    ])
+    tusk_e2e::patch_cluster(NAMESPACE, "hippo", "merge", r#"{"spec":{"monitoring":{"pgmonitor":{"exporter":{"configuration":[{"configMap":{"name":"my-queries"}}]}}}}}"#)
     .expect("the configuration patch applies");
     let patched = Instant::now();
     let custom = wait_for(

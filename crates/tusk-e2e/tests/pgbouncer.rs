@@ -21,6 +21,21 @@ const PROXY: &str = "  proxy:
           default_pool_size: \"1\"
 ";
 
+/// A client loop through PgBouncer with the password `$1`: a new connection about every 100 ms until
+/// `/tmp/rolling-stop` exists (or three minutes passed); prints `ok <n>` or `fail <n> <error>` per attempt.
+const ROLLING_LOAD: &str = r#"rm -f /tmp/rolling-stop
+uri="postgresql://$(cat /user/user):$1@$(cat /user/pgbouncer-host):$(cat /user/pgbouncer-port)/$(cat /user/dbname)"
+n=0
+while [ ! -e /tmp/rolling-stop ] && [ "$n" -lt 1800 ]; do
+  n=$((n+1))
+  if timeout 5 psql "$uri" -XAtq -v ON_ERROR_STOP=1 -c 'select 1' >/dev/null 2>/tmp/rolling-error; then
+    echo "ok $n"
+  else
+    echo "fail $n $(head -c 160 /tmp/rolling-error | tr '\n' ' ')"
+  fi
+  sleep 0.1
+done"#;
+
 /// Runs `sql` through PgBouncer with the Secret's `pgbouncer-uri` (its password unless `password` is given);
 /// psql's output, trimmed.
 fn through_pgbouncer(client: &Client, sql: &str, password: Option<&str>) -> anyhow::Result<String> {
@@ -31,6 +46,18 @@ exec timeout 20 psql "$uri" -XAtq -v ON_ERROR_STOP=1 -c "$1""#;
         .sh(script, &[sql, password.unwrap_or("")])?
         .trim()
         .to_string())
+}
+
+/// PgBouncer's pods, as `kubectl get -o json` lists them.
+fn pgbouncer_pods() -> anyhow::Result<serde_json::Value> {
+    get_json(
+        NAMESPACE,
+        &[
+            "pods",
+            "-l",
+            "postgres-operator.crunchydata.com/role=pgbouncer",
+        ],
+    )
 }
 
 fn deployment_exists() -> bool {
@@ -138,14 +165,7 @@ wait"#,
 
     // A new database entry is reloaded (SIGHUP from the sidecar), not restarted: same pod, no restart.
     let pod_of_pgbouncer = || -> anyhow::Result<(String, i64)> {
-        let pods = get_json(
-            NAMESPACE,
-            &[
-                "pods",
-                "-l",
-                "postgres-operator.crunchydata.com/role=pgbouncer",
-            ],
-        )?;
+        let pods = pgbouncer_pods()?;
         let pod = &pods["items"][0];
         let restarts = pod["status"]["containerStatuses"]
             .as_array()
@@ -162,16 +182,7 @@ wait"#,
         ))
     };
     let before = pod_of_pgbouncer().expect("PgBouncer's pod");
-    kubectl(&[
-        "-n",
-        NAMESPACE,
-        "patch",
-        "postgrescluster",
-        "hippo",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"proxy":{"pgBouncer":{"config":{"databases":{"*":"host=hippo-primary port=5432","bouncer_alias":"host=hippo-primary port=5432 dbname=hippo"}}}}}}"#,
-    ])
+    tusk_e2e::patch_cluster(NAMESPACE, "hippo", "merge", r#"{"spec":{"proxy":{"pgBouncer":{"config":{"databases":{"*":"host=hippo-primary port=5432","bouncer_alias":"host=hippo-primary port=5432 dbname=hippo"}}}}}}"#)
     .expect("the databases patch applies");
     let patched = Instant::now();
     let alias = r#"uri="$(cat /user/pgbouncer-uri)"
@@ -262,17 +273,81 @@ exec timeout 20 psql "${uri%/*}/bouncer_alias" -XAtq -c 'select current_database
         "the row written before the failover is there, and the one after"
     );
 
-    // spec.proxy removed: PgBouncer's objects, the Secret keys and its role go.
-    kubectl(&[
-        "-n",
+    // A rolling update under load: a new pod template (the docs' way to restart PgBouncer: an annotation in
+    // spec.proxy.pgBouncer.metadata) replaces the pod while a client connects through PgBouncer about ten times a
+    // second, a new connection each time; not one attempt may fail.
+    let (old_pod, _) = pod_of_pgbouncer().expect("PgBouncer's pod");
+    let load = std::thread::spawn(|| {
+        kubectl(&[
+            "-n",
+            NAMESPACE,
+            "exec",
+            tusk_e2e::client::CLIENT_POD,
+            "--",
+            "sh",
+            "-c",
+            ROLLING_LOAD,
+            "sh",
+            "bouncing-hippo-7",
+        ])
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    tusk_e2e::patch_cluster(
         NAMESPACE,
-        "patch",
-        "postgrescluster",
         "hippo",
-        "--type=json",
-        "-p",
+        "merge",
+        r#"{"spec":{"proxy":{"pgBouncer":{"metadata":{"annotations":{"e2e.tusk/restarted":"once"}}}}}}"#,
+    )
+    .expect("the annotation patch applies");
+    let rolled = Instant::now();
+    let new_pod = wait_for(
+        "PgBouncer's pod to be replaced",
+        Duration::from_secs(180),
+        || {
+            let pods = pgbouncer_pods()?;
+            let items = pods["items"].as_array().cloned().unwrap_or_default();
+            let [pod] = items.as_slice() else {
+                return Ok(None);
+            };
+            let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+            Ok((name != old_pod && tusk_e2e::pod_ready(pod)).then(|| name.to_string()))
+        },
+    )
+    .expect("the Deployment rolls to a new pod");
+    let replaced = rolled.elapsed();
+    std::thread::sleep(Duration::from_secs(5));
+    client
+        .sh("touch /tmp/rolling-stop", &[])
+        .expect("the load stops");
+    let log = load.join().expect("the load thread").expect("the load ran");
+    let attempts = log
+        .lines()
+        .filter(|line| line.starts_with("ok ") || line.starts_with("fail "))
+        .count();
+    let failures: Vec<&str> = log
+        .lines()
+        .filter(|line| line.starts_with("fail "))
+        .collect();
+    assert!(
+        attempts >= 50,
+        "too few attempts to judge the rollout: {log}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {attempts} connections through PgBouncer failed during its rolling update: {failures:?}",
+        failures.len()
+    );
+    eprintln!(
+        "e2e: PgBouncer rolled from {old_pod} to {new_pod} in {replaced:.1?}; {attempts} connections through it meanwhile, none failed"
+    );
+
+    // spec.proxy removed: PgBouncer's objects, the Secret keys and its role go.
+    tusk_e2e::patch_cluster(
+        NAMESPACE,
+        "hippo",
+        "json",
         r#"[{"op":"remove","path":"/spec/proxy"}]"#,
-    ])
+    )
     .expect("the proxy removal applies");
     let removed = Instant::now();
     wait_for(

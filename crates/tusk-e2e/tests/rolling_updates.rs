@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tusk_e2e::client::{Client, Target};
 use tusk_e2e::hippo::{self, Instance};
 use tusk_e2e::writer::{self, Writer};
-use tusk_e2e::{get_json, kubectl, wait_for};
+use tusk_e2e::{get_json, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-rolling";
 /// The second tag `cargo xtask cluster up` gives the local PostgreSQL image.
@@ -57,17 +57,7 @@ fn rolled(what: &str, before: &BTreeMap<String, String>) -> Instance {
 }
 
 fn patch(patch: &str) {
-    kubectl(&[
-        "-n",
-        NAMESPACE,
-        "patch",
-        "postgrescluster/hippo",
-        "--type",
-        "merge",
-        "-p",
-        patch,
-    ])
-    .expect("the patch applies");
+    tusk_e2e::patch_cluster(NAMESPACE, "hippo", "merge", patch).expect("the patch applies");
 }
 
 /// The notes of the cluster's rolling-update and switchover Events, oldest first.
@@ -117,6 +107,49 @@ fn rolling_updates_with_a_controlled_switchover() {
         "      dataVolumeClaimSpec:",
         "      resources: {requests: {cpu: 50m, memory: 200Mi}, limits: {memory: 1Gi}}\n      dataVolumeClaimSpec:",
     );
+    // `tusk plan` says so before it happens: both instances restart, the primary after a switchover.
+    let planned =
+        tusk_e2e::plan(NAMESPACE, &resized).expect("tusk plan runs in the operator's pod");
+    eprintln!("e2e: tusk plan of the resize:\n{planned}");
+    for line in [
+        format!(
+            "  ~ StatefulSet {}\n      spec.template.spec.containers[database].resources",
+            leader.instance
+        ),
+        format!(
+            "    → rolling restart: {} is the primary, so it goes last, after a switchover to a replica\n",
+            leader.instance
+        ),
+        format!("  ~ StatefulSet {}\n", replicas[0].instance),
+    ] {
+        assert!(planned.contains(&line), "{line:?} in {planned}");
+    }
+    assert!(
+        planned.ends_with("2 instances restart, with one switchover.\n"),
+        "{planned}"
+    );
+    // The docs' other two examples (docs/plan.md), planned and not applied: a new user, a second repository.
+    let rhino = tusk_e2e::plan(
+        NAMESPACE,
+        &hippo::manifest(2, "  users: [{name: rhino, databases: [zoo]}]"),
+    )
+    .expect("tusk plan of a new user");
+    eprintln!("e2e: tusk plan of a new user:\n{rhino}");
+    assert!(
+        rhino.contains("  + Secret hippo-pguser-rhino\n    → a new user: its role and databases are created on the primary\n"),
+        "{rhino}"
+    );
+    let repo2 = hippo::with_backups(
+        &hippo::manifest(2, ""),
+        "  backups:\n    pgbackrest:\n      repos:\n      - name: repo1\n        volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}\n      - name: repo2\n        volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}\n",
+    );
+    let repo2 = tusk_e2e::plan(NAMESPACE, &repo2).expect("tusk plan of a second repository");
+    eprintln!("e2e: tusk plan of a second repository:\n{repo2}");
+    assert!(
+        repo2.contains("  + PersistentVolumeClaim hippo-repo2\n    → a new volume for repo2"),
+        "{repo2}"
+    );
+    assert_eq!(uids(), before, "the plans changed nothing");
     namespace.apply(&resized).expect("the resize applies");
     let new_leader = rolled("both pods replaced with the new resources", &before);
     eprintln!(

@@ -16,16 +16,12 @@ const NAMESPACE: &str = "tusk-e2e-users";
 const DATALAKE_VERIFIER: &str = "SCRAM-SHA-256$4096:FAnSkUrL3jH6Bp17P5FTuQ==$BecLU0YXzBUwnTk3b3ghIZ7/zS2XvD8wX50Hz5JL0q4=:pxuEtozYTZpAc6wINV53sCr4Afxk8LLfor5MvkYp21s=";
 
 fn patch_users(users: &str) {
-    kubectl(&[
-        "-n",
+    tusk_e2e::patch_cluster(
         NAMESPACE,
-        "patch",
-        "postgrescluster",
         "hippo",
-        "--type=merge",
-        "-p",
+        "merge",
         &format!(r#"{{"spec":{{"users":{users}}}}}"#),
-    ])
+    )
     .expect("the users patch applies");
 }
 

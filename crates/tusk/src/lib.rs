@@ -2,7 +2,9 @@
 
 pub mod adopt;
 pub mod build;
+pub mod changes;
 pub mod controller;
+pub mod digest;
 pub mod images;
 pub mod instances;
 pub mod metadata;

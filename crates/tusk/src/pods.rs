@@ -1,13 +1,15 @@
 //! What every pod Tusk builds shares: its security settings, image pull settings, PGO's default spread
-//! constraints, and the scratch volume a read-only root filesystem needs.
+//! constraints, the scratch volume a read-only root filesystem needs, and the pod of the operator's one-shot
+//! Jobs (restores, backups, moves of adopted volumes, `databaseInitSQL`).
 
 use crate::naming::labels::{self, Labels};
 use crate::naming::names;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, LocalObjectReference, PodSecurityContext,
-    PodSpec, PodTemplateSpec, SeccompProfile, SecurityContext, TopologySpreadConstraint, Volume,
-    VolumeMount,
+    Affinity, Capabilities, Container, EmptyDirVolumeSource, LocalObjectReference,
+    PodSecurityContext, PodSpec, PodTemplateSpec, SeccompProfile, SecurityContext, Toleration,
+    TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, ObjectMeta,
@@ -206,6 +208,71 @@ pub fn one_pod_statefulset(cluster: &PostgresCluster, one: OnePod) -> StatefulSe
     }
 }
 
+/// Where a one-shot Job's pod runs: as the pods whose volume it works on.
+#[derive(Clone, Debug, Default)]
+pub struct Scheduling {
+    /// Their affinity.
+    pub affinity: Option<Affinity>,
+    /// Their tolerations.
+    pub tolerations: Option<Vec<Toleration>>,
+    /// Their priority class.
+    pub priority_class_name: Option<String>,
+}
+
+/// The pod of a one-shot Job of the operator: `container` once (never restarted in place), with `volumes`, in
+/// `cluster`'s security context, without Kubernetes API access, placed by `scheduling`.
+pub fn job_pod_spec(
+    cluster: &PostgresCluster,
+    container: Container,
+    volumes: Vec<Volume>,
+    scheduling: Scheduling,
+) -> PodSpec {
+    PodSpec {
+        containers: vec![container],
+        volumes: Some(volumes),
+        restart_policy: Some("Never".into()),
+        automount_service_account_token: Some(false),
+        enable_service_links: Some(false),
+        security_context: Some(pod_security_context(cluster)),
+        image_pull_secrets: image_pull_secrets(cluster),
+        affinity: scheduling.affinity,
+        tolerations: scheduling.tolerations,
+        priority_class_name: scheduling.priority_class_name,
+        ..PodSpec::default()
+    }
+}
+
+/// A Job of the operator that runs `container` once in a [`job_pod_spec`] pod, retried `backoff_limit`
+/// times; a failed pod's log is its termination message. The pod carries the Job's labels.
+pub fn one_shot_job(
+    cluster: &PostgresCluster,
+    metadata: ObjectMeta,
+    container: Container,
+    volumes: Vec<Volume>,
+    scheduling: Scheduling,
+    backoff_limit: i32,
+) -> Job {
+    let container = Container {
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
+        ..container
+    };
+    Job {
+        spec: Some(JobSpec {
+            backoff_limit: Some(backoff_limit),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: metadata.labels.clone(),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(job_pod_spec(cluster, container, volumes, scheduling)),
+            },
+            ..JobSpec::default()
+        }),
+        metadata,
+        status: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +290,45 @@ spec:
 "
         ))
         .expect("valid")
+    }
+
+    #[test]
+    fn a_one_shot_job_runs_once_without_api_access_and_reports_its_log() {
+        let cluster = hippo("imagePullSecrets: [{name: registry}]");
+        let metadata = ObjectMeta {
+            name: Some("hippo-move".into()),
+            labels: Some([("job".to_string(), "move".to_string())].into()),
+            ..ObjectMeta::default()
+        };
+        let container = container(&cluster, "move", "image".into());
+        let job = one_shot_job(
+            &cluster,
+            metadata,
+            container,
+            vec![tmp_volume()],
+            Scheduling {
+                priority_class_name: Some("urgent".into()),
+                ..Scheduling::default()
+            },
+            4,
+        );
+        let spec = job.spec.expect("spec");
+        assert_eq!(spec.backoff_limit, Some(4));
+        let template_labels = spec.template.metadata.and_then(|m| m.labels);
+        assert_eq!(
+            template_labels, job.metadata.labels,
+            "the pod carries the Job's labels"
+        );
+        let pod = spec.template.spec.expect("pod");
+        assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+        assert_eq!(pod.automount_service_account_token, Some(false));
+        assert_eq!(pod.enable_service_links, Some(false));
+        assert_eq!(pod.priority_class_name.as_deref(), Some("urgent"));
+        assert_eq!(pod.image_pull_secrets.map(|s| s.len()), Some(1));
+        assert_eq!(
+            pod.containers[0].termination_message_policy.as_deref(),
+            Some("FallbackToLogsOnError")
+        );
     }
 
     #[test]

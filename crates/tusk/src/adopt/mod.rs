@@ -16,15 +16,13 @@
 use crate::images::Images;
 use crate::metadata::owned_by;
 use crate::naming::{labels, names};
-use crate::pgbackrest::restore::bootstrap_directory;
+use crate::pgbackrest::restore::{bootstrap_directory, move_into_place};
 use crate::{pods, postgres};
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
-    Affinity, Container, PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, PodSpec,
-    PodTemplateSpec, Toleration, Volume, VolumeMount,
+    Container, PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tusk_api::PostgresCluster;
 use tusk_api::datasource::DataSourceVolume;
 use tusk_api::instance::PostgresInstanceSetSpec;
@@ -40,7 +38,7 @@ pub const DIRECTORY_FIELD: &str = "spec.dataSource.volumes.pgDataVolume.director
 const DATA_VOLUME: &str = "postgres-data";
 const WAL_VOLUME: &str = "postgres-wal";
 /// How often a move Job's pod is retried before the Job fails.
-const BACKOFF_LIMIT: i32 = 2;
+pub(crate) const BACKOFF_LIMIT: i32 = 2;
 
 /// The data volume `cluster` adopts, if any. A cluster restored from a backup (`dataSource.postgresCluster`)
 /// adopts nothing: the restore decides its data.
@@ -121,17 +119,9 @@ pub fn as_instance_volume(
 /// cluster that adopts no data volume.
 pub fn bootstrap_method(cluster: &PostgresCluster) -> Option<(&'static str, Value)> {
     pg_data_volume(cluster)?;
-    let version = cluster.spec.postgres_version;
-    // Patroni splits the command as a shell would; the paths are fixed by the version, not the user's input.
-    let command = format!(
-        "sh -c 'set -e; if [ ! -d \"$0\" ] && [ -d \"$1.failed\" ]; then mv -- \"$1.failed\" \"$0\"; fi; \
-         [ ! -d \"$1\" ] || rmdir -- \"$1\"; exec mv -- \"$0\" \"$1\"' {} {}",
-        bootstrap_directory(version),
-        postgres::data_directory(version)
-    );
     Some((
         BOOTSTRAP_METHOD,
-        json!({"command": command, "no_params": true, "keep_existing_recovery_conf": false}),
+        move_into_place(cluster.spec.postgres_version),
     ))
 }
 
@@ -188,66 +178,19 @@ pub fn move_job(
         volume_mounts: Some(mounts),
         ..pods::container(cluster, CONTAINER, images.postgres(cluster))
     };
-    let scheduling = Scheduling {
+    let scheduling = pods::Scheduling {
         affinity: set.affinity.clone(),
         tolerations: set.tolerations.clone(),
         priority_class_name: set.priority_class_name.clone(),
     };
-    one_shot_job(cluster, metadata, container, volumes, scheduling)
-}
-
-/// Where a one-shot Job's pod runs: as the pods whose volume it works on.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Scheduling {
-    /// Their affinity.
-    pub affinity: Option<Affinity>,
-    /// Their tolerations.
-    pub tolerations: Option<Vec<Toleration>>,
-    /// Their priority class.
-    pub priority_class_name: Option<String>,
-}
-
-/// A Job of the operator that runs `container` once, in a pod of `cluster`'s security context with `volumes`
-/// and no Kubernetes API access, retried [`BACKOFF_LIMIT`] times; a failed pod's log is its termination
-/// message. The pod carries the Job's labels.
-pub(crate) fn one_shot_job(
-    cluster: &PostgresCluster,
-    metadata: ObjectMeta,
-    container: Container,
-    volumes: Vec<Volume>,
-    scheduling: Scheduling,
-) -> Job {
-    let container = Container {
-        termination_message_policy: Some("FallbackToLogsOnError".into()),
-        ..container
-    };
-    Job {
-        spec: Some(JobSpec {
-            backoff_limit: Some(BACKOFF_LIMIT),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: metadata.labels.clone(),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    volumes: Some(volumes),
-                    restart_policy: Some("Never".into()),
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    security_context: Some(pods::pod_security_context(cluster)),
-                    image_pull_secrets: pods::image_pull_secrets(cluster),
-                    affinity: scheduling.affinity,
-                    tolerations: scheduling.tolerations,
-                    priority_class_name: scheduling.priority_class_name,
-                    ..PodSpec::default()
-                }),
-            },
-            ..JobSpec::default()
-        }),
+    pods::one_shot_job(
+        cluster,
         metadata,
-        status: None,
-    }
+        container,
+        volumes,
+        scheduling,
+        BACKOFF_LIMIT,
+    )
 }
 
 pub(crate) fn claim_volume(name: &str, claim: &str) -> Volume {

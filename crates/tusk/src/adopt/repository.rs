@@ -10,7 +10,7 @@
 //!   and that nothing else is in the way. The repository host stays at no replica until it succeeded.
 //! - The stanza is the adopted data's, so `stanza-create` finds it as it is and WAL archiving goes on into it.
 
-use super::{Scheduling, claim_volume, one_shot_job, pg_data_volume, plain_name};
+use super::{BACKOFF_LIMIT, claim_volume, pg_data_volume, plain_name};
 use crate::images::Images;
 use crate::metadata::owned_by;
 use crate::naming::{labels, names};
@@ -137,17 +137,18 @@ pub fn move_job(
         ..pods::container(cluster, CONTAINER, images.pgbackrest(cluster))
     };
     let host = spec.repo_host.clone().unwrap_or_default();
-    let scheduling = Scheduling {
+    let scheduling = pods::Scheduling {
         affinity: host.affinity,
         tolerations: host.tolerations,
         priority_class_name: host.priority_class_name,
     };
-    one_shot_job(
+    pods::one_shot_job(
         cluster,
         metadata,
         container,
         vec![claim_volume(VOLUME, claim), pods::tmp_volume()],
         scheduling,
+        BACKOFF_LIMIT,
     )
 }
 

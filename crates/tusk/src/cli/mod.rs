@@ -1,8 +1,13 @@
-//! The `tusk` command line: one module per subcommand.
+//! The `tusk` command line: one module per subcommand. Installed as `kubectl-tusk` (a link to `tusk`), it is
+//! also a kubectl plugin: `kubectl tusk backup hippo`.
 
+mod backup;
+mod connection_info;
 mod crd;
 mod operator;
+mod plan;
 mod render;
+mod restart;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +29,16 @@ enum Command {
     Operator(operator::OperatorArgs),
     /// Read a PostgresCluster manifest offline, check it, and print it with every default filled in.
     Render(render::RenderArgs),
+    /// Compare a PostgresCluster manifest with the live cluster: which objects would change, and whether
+    /// that restarts instances or needs a switchover. Writes nothing.
+    Plan(plan::PlanArgs),
+    /// Take a one-off backup the documented way (spec.backups.pgbackrest.manual and the pgbackrest-backup
+    /// annotation) and follow it to its end.
+    Backup(backup::BackupArgs),
+    /// Roll the cluster's instances the documented way (a new `restarted` annotation in spec.metadata).
+    Restart(restart::RestartArgs),
+    /// Print how to connect as one of the cluster's users (from the user's Secret).
+    ConnectionInfo(connection_info::ConnectionInfoArgs),
 }
 
 impl Cli {
@@ -33,6 +48,64 @@ impl Cli {
             Command::Crd => crd::run(),
             Command::Operator(args) => operator::run(&args),
             Command::Render(args) => render::run(&args),
+            Command::Plan(args) => plan::run(&args),
+            Command::Backup(args) => backup::run(&args),
+            Command::Restart(args) => restart::run(&args),
+            Command::ConnectionInfo(args) => connection_info::run(&args),
         }
     }
+}
+
+/// The text of `file`, or of standard input for `-`.
+fn read_manifest(file: &std::path::Path) -> std::io::Result<String> {
+    if file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(file)
+    }
+}
+
+/// The cluster a day-2 command works on.
+#[derive(clap::Args)]
+struct Target {
+    /// The PostgresCluster's name.
+    cluster: String,
+    /// Its namespace (default: the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+}
+
+/// A client from the kubeconfig (or the pod's service account), and `target`'s namespace.
+async fn connect(target: &Target) -> Result<(kube::Client, String), String> {
+    let client = kube::Client::try_default().await.map_err(|e| {
+        format!("cannot reach Kubernetes ({e}); check KUBECONFIG and the current context")
+    })?;
+    let namespace = target
+        .namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_string());
+    Ok((client, namespace))
+}
+
+/// Runs `work` on a new runtime; an error is printed and exits 1.
+fn block_on(work: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+    let result = tokio::runtime::Runtime::new()
+        .map_err(|e| format!("cannot start: {e}"))
+        .and_then(|runtime| runtime.block_on(work));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Now, as the docs' annotations write it (`date '+%F_%H:%M:%S'`, in UTC).
+fn timestamp() -> String {
+    k8s_openapi::jiff::Timestamp::now()
+        .strftime("%F_%H:%M:%S")
+        .to_string()
 }

@@ -1,7 +1,6 @@
 //! `tusk render -f FILE`: checks a manifest offline and prints it defaulted.
 
 use clap::Args;
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,7 +14,7 @@ pub struct RenderArgs {
 
 /// Prints the defaulted manifest, or every violation (naming the field and the rule) and exits 1.
 pub fn run(args: &RenderArgs) -> ExitCode {
-    let text = match read(&args.file) {
+    let text = match super::read_manifest(&args.file) {
         Ok(text) => text,
         Err(error) => {
             eprintln!("error: cannot read {}: {error}", args.file.display());
@@ -72,14 +71,4 @@ fn documents(cluster: &tusk_api::PostgresCluster) -> Result<String, String> {
 /// `value` as YAML, or why it cannot be printed.
 fn yaml(value: &impl serde::Serialize) -> Result<String, String> {
     tusk_api::yaml::to_yaml(value).map_err(|error| format!("cannot print as YAML: {error}"))
-}
-
-fn read(file: &PathBuf) -> std::io::Result<String> {
-    if file.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
-        Ok(text)
-    } else {
-        std::fs::read_to_string(file)
-    }
 }

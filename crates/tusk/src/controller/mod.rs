@@ -21,6 +21,7 @@ mod patroni_api;
 mod patroni_dcs;
 mod pgbouncer;
 mod pod_changes;
+pub mod preview;
 mod prune;
 mod reconcile;
 mod refuse;

@@ -1,15 +1,22 @@
 //! The observe stage: what exists of a cluster's instances — their StatefulSets, their volumes, their pods and
-//! which one Patroni made the leader, and the Jobs the operator started.
+//! which one Patroni made the leader, and the Jobs the operator started — and the other kinds it makes, so the
+//! prune stage finds what the spec no longer asks for without listing again.
 
 use super::pod_changes::is_ready;
 use crate::instances::{plan, volumes};
 use crate::naming::{annotations, labels, names};
-use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Endpoints, PersistentVolumeClaim, Pod, Secret};
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Endpoints, PersistentVolumeClaim, Pod, Secret, Service,
+};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
+use std::fmt::Debug;
 use tusk_api::PostgresCluster;
 
 /// What was found of a cluster's instances.
@@ -38,6 +45,16 @@ pub struct Observation {
     pub patroni_initialized: bool,
     /// Patroni's DCS Endpoints (`<c>-ha`, `<c>-ha-config`...: labelled with the cluster and Patroni's scope).
     pub patroni_endpoints: Vec<Endpoints>,
+    /// The Deployments that carry the cluster's label (PgBouncer's).
+    pub deployments: Vec<Deployment>,
+    /// The Services that carry the cluster's label.
+    pub services: Vec<Service>,
+    /// The ConfigMaps that carry the cluster's label.
+    pub config_maps: Vec<ConfigMap>,
+    /// The PodDisruptionBudgets that carry the cluster's label.
+    pub disruption_budgets: Vec<PodDisruptionBudget>,
+    /// The CronJobs that carry the cluster's label (scheduled backups).
+    pub cron_jobs: Vec<CronJob>,
 }
 
 impl Observation {
@@ -169,6 +186,11 @@ pub async fn observe(
         }
     }
     Ok(Observation {
+        deployments: labelled(client, namespace, &of_cluster).await?,
+        services: labelled(client, namespace, &of_cluster).await?,
+        config_maps: labelled(client, namespace, &of_cluster).await?,
+        disruption_budgets: labelled(client, namespace, &of_cluster).await?,
+        cron_jobs: labelled(client, namespace, &of_cluster).await?,
         instances: instances
             .into_iter()
             .map(|(name, set)| plan::Observed {
@@ -190,6 +212,20 @@ pub async fn observe(
         patroni_initialized,
         patroni_endpoints,
     })
+}
+
+/// The objects of kind `K` in `namespace` that `selection` selects.
+async fn labelled<K>(
+    client: &Client,
+    namespace: &str,
+    selection: &ListParams,
+) -> Result<Vec<K>, kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope> + DeserializeOwned + Clone + Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    Ok(api.list(selection).await?.items)
 }
 
 /// Whether `object` may be the cluster's (of UID `uid`): no other object controls it. An object with the

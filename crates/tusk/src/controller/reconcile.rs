@@ -158,14 +158,23 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     prune(
         &context.client,
         &cluster,
+        &observation.deployments,
         &of_pgbouncer,
         &objects.deployments,
     )
     .await?;
-    prune(&context.client, &cluster, &of_pgbouncer, &objects.services).await?;
     prune(
         &context.client,
         &cluster,
+        &observation.services,
+        &of_pgbouncer,
+        &objects.services,
+    )
+    .await?;
+    prune(
+        &context.client,
+        &cluster,
+        &observation.config_maps,
         &of_pgbouncer,
         &objects.config_maps,
     )
@@ -173,6 +182,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     prune(
         &context.client,
         &cluster,
+        observation.secrets.values(),
         &of_pgbouncer,
         &objects.certificates,
     )
@@ -182,6 +192,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     prune(
         &context.client,
         &cluster,
+        observation.secrets.values(),
         &of_monitoring,
         &objects.role_secrets,
     )
@@ -189,6 +200,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     prune(
         &context.client,
         &cluster,
+        &observation.config_maps,
         &of_monitoring,
         &objects.config_maps,
     )
@@ -197,6 +209,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     prune(
         &context.client,
         &cluster,
+        &observation.disruption_budgets,
         &naming::labels::cluster(&name),
         &objects.disruption_budgets,
     )
@@ -205,6 +218,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     prune(
         &context.client,
         &cluster,
+        &observation.cron_jobs,
         &naming::labels::pgbackrest(&name),
         &objects.cron_jobs,
     )
@@ -219,6 +233,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
     prune(
         &context.client,
         &cluster,
+        &observation.repo_host,
         &naming::labels::pgbackrest_dedicated(&name),
         &repo_host,
     )
@@ -232,7 +247,14 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
         naming::labels::ROLE.into(),
         naming::labels::ROLE_PGUSER.into(),
     );
-    prune(&context.client, &cluster, &of_users, &objects.user_secrets).await?;
+    prune(
+        &context.client,
+        &cluster,
+        observation.secrets.values(),
+        &of_users,
+        &objects.user_secrets,
+    )
+    .await?;
     let leader = observation.ready_leader();
     let users = users::reconcile(context, &cluster, &objects, leader).await;
     let primary_ready = users.done && users.revision.is_some();

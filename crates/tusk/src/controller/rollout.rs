@@ -164,7 +164,8 @@ pub(super) fn patroni_member(
     ))
 }
 
-/// Makes Patroni's dynamic configuration what the spec says (`patroni::config::dynamic_configuration`).
+/// Makes Patroni's dynamic configuration what the spec says (`patroni::config::dynamic_configuration`),
+/// keeping what Patroni's users set at run time (`patroni::config::keeping_runtime_keys`: a pause).
 /// `observed` is the configuration Patroni keeps in its DCS, as observed: when it is what the spec says,
 /// Patroni is not asked at all. A failure is logged and tried again at the next reconcile.
 async fn configure(
@@ -172,13 +173,20 @@ async fn configure(
     observed: Option<&serde_json::Value>,
     leader: &patroni_api::Member,
 ) {
-    let wanted = serde_json::Value::Object(patroni::config::dynamic_configuration(cluster));
-    if observed == Some(&wanted) {
+    let wanted = patroni::config::dynamic_configuration(cluster);
+    if let Some(observed) = observed
+        && patroni::config::keeping_runtime_keys(wanted.clone(), observed) == *observed
+    {
         return;
     }
     let outcome = match leader.configuration().await {
-        Ok(current) if current == wanted => return,
-        Ok(_) => leader.replace_configuration(&wanted).await.map(|_| ()),
+        Ok(current) => {
+            let wanted = patroni::config::keeping_runtime_keys(wanted, &current);
+            if current == wanted {
+                return;
+            }
+            leader.replace_configuration(&wanted).await.map(|_| ())
+        }
         Err(error) => Err(error),
     };
     match outcome {

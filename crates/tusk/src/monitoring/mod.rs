@@ -125,6 +125,55 @@ mod tests {
         }
     }
 
+    /// The series of [`QUERIES`]: `<query>_<column>` of every column that is not a label.
+    fn produced_series() -> std::collections::BTreeSet<String> {
+        let queries: serde_json::Value = serde_saphyr::from_str(QUERIES).expect("YAML");
+        let mut series = std::collections::BTreeSet::new();
+        for (query, body) in queries.as_object().expect("a map of queries") {
+            for metric in body["metrics"].as_array().expect(query) {
+                for (column, usage) in metric.as_object().expect("one column") {
+                    if usage["usage"] != "LABEL" {
+                        series.insert(format!("{query}_{column}"));
+                    }
+                }
+            }
+        }
+        series
+    }
+
+    /// Every `ccp_*` name in `text`.
+    fn ccp_names(text: &str) -> Vec<&str> {
+        text.match_indices("ccp_")
+            .map(|(start, _)| {
+                let rest = &text[start..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_monitoring_stacks_rules_and_dashboards_read_only_series_the_queries_produce() {
+        let stack =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/monitoring");
+        let produced = produced_series();
+        let mut files = vec![stack.join("alert-rules.yml")];
+        for entry in std::fs::read_dir(stack.join("dashboards")).expect("dashboards") {
+            files.push(entry.expect("entry").path());
+        }
+        let mut read = 0;
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("readable");
+            for name in ccp_names(&text) {
+                assert!(produced.contains(name), "{}: {name}", file.display());
+                read += 1;
+            }
+        }
+        assert!(read > 20, "the rules and dashboards read ccp_* series");
+    }
+
     #[test]
     fn a_password_made_once_and_kept() {
         let cluster = hippo_with_exporter("");

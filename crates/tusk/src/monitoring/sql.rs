@@ -40,12 +40,7 @@ END $tusk$;",
 
 /// What `status.monitoring.exporterConfiguration` records once the role is enabled with `verifier`.
 pub fn revision(verifier: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(enable(verifier).as_bytes())
-        .iter()
-        .take(8)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::digest::concatenated(&[&enable(verifier)])
 }
 
 #[cfg(test)]

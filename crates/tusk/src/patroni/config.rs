@@ -231,6 +231,24 @@ fn to_text(config: &Value) -> String {
     text
 }
 
+/// Keys of Patroni's dynamic configuration that its users set at run time and the spec leaves alone: `pause`
+/// (`patronictl pause`, maintenance mode). The operator writes the spec's configuration whole, so without
+/// this a paused cluster would be resumed within seconds — while someone works on it.
+const RUNTIME_KEYS: &[&str] = &["pause"];
+
+/// `wanted` with the [`RUNTIME_KEYS`] that `current` (Patroni's configuration as it is) holds and `wanted`
+/// does not: what writing the spec's configuration must keep.
+pub fn keeping_runtime_keys(mut wanted: Map<String, Value>, current: &Value) -> Value {
+    for key in RUNTIME_KEYS {
+        if let Some(value) = current.get(*key)
+            && !wanted.contains_key(*key)
+        {
+            wanted.insert((*key).into(), value.clone());
+        }
+    }
+    Value::Object(wanted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +270,25 @@ spec:
 
     fn parse(text: &str) -> Value {
         serde_json::from_str(text).expect("JSON")
+    }
+
+    #[test]
+    fn a_pause_set_at_run_time_survives_the_specs_configuration() {
+        let wanted: Map<String, Value> = serde_json::from_str(r#"{"ttl": 30}"#).unwrap();
+        let paused = serde_json::json!({"ttl": 30, "pause": true});
+        assert_eq!(keeping_runtime_keys(wanted.clone(), &paused), paused);
+        let running = serde_json::json!({"ttl": 10});
+        assert_eq!(
+            keeping_runtime_keys(wanted.clone(), &running),
+            serde_json::json!({"ttl": 30})
+        );
+        let mut resumed = wanted;
+        resumed.insert("pause".into(), false.into());
+        assert_eq!(
+            keeping_runtime_keys(resumed, &paused),
+            serde_json::json!({"ttl": 30, "pause": false}),
+            "a pause the spec sets wins"
+        );
     }
 
     #[test]

@@ -95,11 +95,7 @@ pub(crate) fn hash(files: &[(&str, &String)]) -> String {
         digest.update(content.as_bytes());
         digest.update([0]);
     }
-    digest
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::digest::hex(digest, 32)
 }
 
 /// The ConfigMap `<c>-pgbackrest-config` holding `files`.

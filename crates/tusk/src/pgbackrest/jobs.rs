@@ -16,8 +16,8 @@ use crate::naming::labels::{self, Labels};
 use crate::pods;
 use k8s_openapi::api::batch::v1::JobSpec;
 use k8s_openapi::api::core::v1::{
-    Affinity, PersistentVolumeClaimVolumeSource, PodAffinity, PodAffinityTerm, PodSpec,
-    PodTemplateSpec, Volume, VolumeMount,
+    Affinity, PersistentVolumeClaimVolumeSource, PodAffinity, PodAffinityTerm, PodTemplateSpec,
+    Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use tusk_api::PostgresCluster;
@@ -153,18 +153,16 @@ pub fn job_spec(
                 annotations: Some(pod_annotations),
                 ..ObjectMeta::default()
             }),
-            spec: Some(PodSpec {
-                containers: vec![container],
-                volumes: Some(volumes),
-                restart_policy: Some("Never".into()),
-                automount_service_account_token: Some(false),
-                enable_service_links: Some(false),
-                security_context: Some(pods::pod_security_context(cluster)),
-                image_pull_secrets: pods::image_pull_secrets(cluster),
-                priority_class_name: settings.priority_class_name,
-                affinity,
-                ..PodSpec::default()
-            }),
+            spec: Some(pods::job_pod_spec(
+                cluster,
+                container,
+                volumes,
+                pods::Scheduling {
+                    affinity,
+                    tolerations: None,
+                    priority_class_name: settings.priority_class_name,
+                },
+            )),
         },
         ..JobSpec::default()
     }

@@ -36,12 +36,12 @@ use crate::pki::pem::Pair;
 use crate::{pods, postgres};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapProjection, KeyToPath, PersistentVolumeClaimVolumeSource, PodAffinityTerm,
-    PodSpec, PodTemplateSpec, Secret, Volume, VolumeMount, VolumeProjection,
+    Secret, Volume, VolumeMount, VolumeProjection,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::ResourceExt;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -556,7 +556,6 @@ pub fn job(cluster: &PostgresCluster, images: &Images, restore: &Restore<'_>) ->
         command: Some(command),
         resources: source.resources.clone(),
         volume_mounts: Some(mounts),
-        termination_message_policy: Some("FallbackToLogsOnError".into()),
         ..pods::container(cluster, CONTAINER, images.postgres(cluster))
     };
     let mut projections = vec![
@@ -612,33 +611,19 @@ pub fn job(cluster: &PostgresCluster, images: &Images, restore: &Restore<'_>) ->
         }),
         ..Volume::default()
     }));
-    Job {
-        metadata: metadata.clone(),
-        spec: Some(JobSpec {
-            backoff_limit: Some(BACKOFF_LIMIT),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: metadata.labels.clone(),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    volumes: Some(volumes),
-                    restart_policy: Some("Never".into()),
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    security_context: Some(pods::pod_security_context(cluster)),
-                    image_pull_secrets: pods::image_pull_secrets(cluster),
-                    affinity,
-                    tolerations: source.tolerations.clone(),
-                    priority_class_name: source.priority_class_name.clone(),
-                    ..PodSpec::default()
-                }),
-            },
-            ..JobSpec::default()
-        }),
-        status: None,
-    }
+    let scheduling = pods::Scheduling {
+        affinity,
+        tolerations: source.tolerations.clone(),
+        priority_class_name: source.priority_class_name.clone(),
+    };
+    pods::one_shot_job(
+        cluster,
+        metadata,
+        container,
+        volumes,
+        scheduling,
+        BACKOFF_LIMIT,
+    )
 }
 
 /// A digest of what a restore Job does: its command, configuration and volume.
@@ -648,12 +633,7 @@ fn inputs_hash(command: &[String], config: &str, instance: &str) -> String {
         digest.update(part.as_bytes());
         digest.update([0]);
     }
-    digest
-        .finalize()
-        .iter()
-        .take(8)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::digest::hex(digest, 8)
 }
 
 /// Patroni's bootstrap of an instance of a cluster restored from a backup: the method [`BOOTSTRAP_METHOD`]
@@ -673,7 +653,16 @@ pub fn bootstrap_method(cluster: &PostgresCluster) -> Option<(&'static str, Valu
     if !clone && !super::in_place::active(cluster) {
         return None;
     }
-    let version = cluster.spec.postgres_version;
+    Some((
+        BOOTSTRAP_METHOD,
+        move_into_place(cluster.spec.postgres_version),
+    ))
+}
+
+/// The settings of a Patroni bootstrap method that moves the bootstrap directory of PostgreSQL `version` to
+/// its data directory (an empty data directory is removed first), taking back `<data>.failed` when an earlier
+/// attempt failed after the move. Restores and adopted volumes bootstrap this way.
+pub fn move_into_place(version: i32) -> Value {
     // Patroni splits the command as a shell would (shlex); the paths are fixed by the version.
     let command = format!(
         "sh -c 'set -e; if [ ! -d \"$0\" ] && [ -d \"$1.failed\" ]; then mv -- \"$1.failed\" \"$0\"; fi; \
@@ -681,10 +670,7 @@ pub fn bootstrap_method(cluster: &PostgresCluster) -> Option<(&'static str, Valu
         bootstrap_directory(version),
         postgres::data_directory(version)
     );
-    Some((
-        BOOTSTRAP_METHOD,
-        json!({"command": command, "no_params": true, "keep_existing_recovery_conf": false}),
-    ))
+    json!({"command": command, "no_params": true, "keep_existing_recovery_conf": false})
 }
 
 /// While the data is not initialized, instance StatefulSets run no pod, but the `startup` instance once its

@@ -36,22 +36,6 @@ pub fn spec(cluster: &PostgresCluster) -> Option<&PgBouncerPodSpec> {
     cluster.spec.proxy.as_ref().map(|proxy| &proxy.pg_bouncer)
 }
 
-/// 16 hexadecimal digits of the SHA-256 of `parts`, one after the other: what a revision or a pod template's
-/// annotation records.
-fn digest(parts: &[&str]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut digest = Sha256::new();
-    for part in parts {
-        digest.update(part.as_bytes());
-    }
-    digest
-        .finalize()
-        .iter()
-        .take(8)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
 /// A file of [`PRIVATE_DIRECTORY`].
 pub fn private_file(name: &str) -> String {
     format!("{PRIVATE_DIRECTORY}/{name}")

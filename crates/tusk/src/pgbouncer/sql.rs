@@ -80,7 +80,7 @@ pub fn drop_role() -> String {
 /// What `status.proxy.pgBouncer.postgresRevision` records once the lookup is installed with `verifier`: a
 /// change of either (a new Tusk, a new password) installs it again.
 pub fn revision(verifier: &str) -> String {
-    super::digest(&[&role(verifier), &install_in_database()])
+    crate::digest::concatenated(&[&role(verifier), &install_in_database()])
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! `pg_hba.conf` rules, in PGO's order: the rules Tusk needs first (the replication user by certificate only,
-//! PgBouncer's lookup role by password over TLS only), then the user's `patroni.dynamicConfiguration.postgresql.pg_hba`, then — when the user gave none — TLS with
-//! SCRAM passwords for everyone. Every connection over the network is TLS.
+//! `pg_hba.conf` rules, in PGO's order: the rules Tusk needs first (the replication user and the operator by
+//! certificate only, the exporter's and PgBouncer's roles by password over TLS only), then the user's
+//! `patroni.dynamicConfiguration.postgresql.pg_hba`, then — when the user gave none — TLS with SCRAM passwords
+//! for everyone. Every connection over the network is TLS.
 
 use super::{OPERATOR_USER, REPLICATION_USER, SUPERUSER};
 use serde_json::Value;
@@ -10,21 +11,15 @@ use tusk_api::PostgresCluster;
 pub fn rules(cluster: &PostgresCluster) -> Vec<String> {
     let mut rules = mandatory();
     if crate::monitoring::exporter(cluster).is_some() {
-        // The exporter, on its pod's loopback: a SCRAM password over TLS, nothing else.
-        let monitoring = crate::monitoring::MONITORING_USER;
-        rules.push(format!(
-            r#"hostssl all "{monitoring}" 127.0.0.1/32 scram-sha-256"#
+        // The exporter, on its pod's loopback.
+        rules.extend(password_only(
+            crate::monitoring::MONITORING_USER,
+            &["127.0.0.1/32", "::1/128"],
         ));
-        rules.push(format!(
-            r#"hostssl all "{monitoring}" ::1/128 scram-sha-256"#
-        ));
-        rules.push(format!(r#"host all "{monitoring}" all reject"#));
     }
     if cluster.spec.proxy.is_some() {
-        // PgBouncer's lookup role: a SCRAM password over TLS, nothing else.
-        let bouncer = crate::pgbouncer::AUTH_USER;
-        rules.push(format!(r#"hostssl all "{bouncer}" all scram-sha-256"#));
-        rules.push(format!(r#"host all "{bouncer}" all reject"#));
+        // PgBouncer's lookup role, from anywhere.
+        rules.extend(password_only(crate::pgbouncer::AUTH_USER, &["all"]));
     }
     let user = user_rules(cluster);
     if user.is_empty() {
@@ -44,6 +39,15 @@ fn mandatory() -> Vec<String> {
         format!(r#"hostssl all "{OPERATOR_USER}" all cert"#),
         format!(r#"host all "{OPERATOR_USER}" all reject"#),
     ]
+}
+
+/// Rules that let `role` in from `sources` with a SCRAM password over TLS, and nowhere else by any method.
+fn password_only(role: &str, sources: &[&str]) -> Vec<String> {
+    sources
+        .iter()
+        .map(|source| format!(r#"hostssl all "{role}" {source} scram-sha-256"#))
+        .chain([format!(r#"host all "{role}" all reject"#)])
+        .collect()
 }
 
 /// The user's rules: the strings of `spec.patroni.dynamicConfiguration.postgresql.pg_hba`.

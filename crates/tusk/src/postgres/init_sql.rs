@@ -24,8 +24,8 @@ use k8s_openapi::api::batch::v1::{
     Job, JobSpec, PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement, PodFailurePolicyRule,
 };
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, EnvVar, KeyToPath, PodSpec, PodTemplateSpec, Secret, SecretVolumeSource,
-    Volume, VolumeMount,
+    ConfigMapVolumeSource, EnvVar, KeyToPath, PodTemplateSpec, Secret, SecretVolumeSource, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
@@ -61,12 +61,7 @@ pub fn revision(key: &str, sql: &str) -> String {
     digest.update(key.as_bytes());
     digest.update([0]);
     digest.update(sql.as_bytes());
-    digest
-        .finalize()
-        .iter()
-        .take(5)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::digest::hex(digest, 5)
 }
 
 /// The name of the Job (and its Secret) that runs revision `revision` of `cluster`'s init SQL.
@@ -174,16 +169,12 @@ pub fn job(cluster: &PostgresCluster, images: &Images, revision: &str) -> Option
                     annotations: meta.annotations.clone(),
                     ..ObjectMeta::default()
                 }),
-                spec: Some(PodSpec {
-                    restart_policy: Some("Never".into()),
-                    containers: vec![container],
-                    volumes: Some(volumes),
-                    security_context: Some(pods::pod_security_context(cluster)),
-                    image_pull_secrets: pods::image_pull_secrets(cluster),
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    ..PodSpec::default()
-                }),
+                spec: Some(pods::job_pod_spec(
+                    cluster,
+                    container,
+                    volumes,
+                    pods::Scheduling::default(),
+                )),
             },
             ..JobSpec::default()
         }),

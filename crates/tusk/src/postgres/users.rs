@@ -184,12 +184,7 @@ pub fn revision(users: &[User<'_>]) -> String {
         }
         part("");
     }
-    digest
-        .finalize()
-        .iter()
-        .take(16)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::digest::hex(digest, 16)
 }
 
 /// `name` as an SQL identifier: in double quotes, inner double quotes doubled.

@@ -82,6 +82,13 @@ pub async fn start(namespace: &'static str) -> Running {
     }
 }
 
+impl Running {
+    /// A kubeconfig file for an administrator of the API server.
+    pub fn kubeconfig(&self) -> &std::path::Path {
+        self._plane.kubeconfig_path()
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         self.operator.abort();

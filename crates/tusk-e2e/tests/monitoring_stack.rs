@@ -1,0 +1,390 @@
+//! Issue #7, the monitoring stack (docs: Monitoring): `deploy/monitoring` installed into the test's namespace
+//! (its configuration unchanged but for shorter scrape intervals and `for:` durations) beside hippo with two
+//! instances and the exporter. Prometheus, discovering pods through the Kubernetes API, scrapes every instance
+//! (healthy targets, `pg_up` and `ccp_*` series with PGO's labels) and the operator's own metrics; every PromQL
+//! of the dashboards in `deploy/monitoring/dashboards` returns series; and with PostgreSQL stopped on the
+//! replica (Patroni paused and the operator stopped, so nothing restarts it), `PGIsUp` fires for that pod and
+//! Alertmanager has it.
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tusk_e2e::hippo::{self, Instance};
+use tusk_e2e::{OperatorStopped, kubectl, repo_root, wait_for};
+
+const NAMESPACE: &str = "tusk-e2e-monitoring-stack";
+
+const MONITORING: &str = "  monitoring:
+    pgmonitor:
+      exporter: {}
+";
+
+/// The shortened `for:` of the test's alert rules (the shipped rules wait 60 s, as PGO's do).
+const TEST_FOR: &str = "for: 10s";
+
+/// A kustomization in the temporary directory that takes `deploy/monitoring` into [`NAMESPACE`], with its
+/// scrape interval and the rules' `for:` shortened.
+fn test_overlay() -> PathBuf {
+    let base = repo_root()
+        .join("deploy/monitoring")
+        .canonicalize()
+        .expect("deploy/monitoring");
+    let dir = std::env::temp_dir().join(format!("{NAMESPACE}-overlay"));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let dir = dir.canonicalize().expect("the temporary directory");
+    let config = std::fs::read_to_string(base.join("prometheus.yml")).expect("prometheus.yml");
+    let fast = config
+        .replace("scrape_interval: 15s", "scrape_interval: 5s")
+        .replace("scrape_timeout: 15s", "scrape_timeout: 5s");
+    assert_ne!(
+        config, fast,
+        "prometheus.yml sets the intervals the test shortens"
+    );
+    let rules = std::fs::read_to_string(base.join("alert-rules.yml")).expect("alert-rules.yml");
+    let quick = rules.replace("for: 60s", TEST_FOR);
+    assert_eq!(
+        quick.matches(TEST_FOR).count(),
+        rules.matches("alert: ").count(),
+        "every rule waits 60 s"
+    );
+    std::fs::write(dir.join("prometheus.yml"), fast).expect("write");
+    std::fs::write(dir.join("alert-rules.yml"), quick).expect("write");
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: {NAMESPACE}
+resources:
+  - {}
+configMapGenerator:
+  - name: prometheus-config
+    behavior: replace
+    files: [prometheus.yml, alert-rules.yml]
+patches:
+  - target: {{kind: ClusterRoleBinding, name: tusk-monitoring-prometheus}}
+    patch: |-
+      - {{op: replace, path: /subjects/0/namespace, value: {NAMESPACE}}}
+",
+            relative(&dir, &base)
+        ),
+    )
+    .expect("write");
+    dir
+}
+
+/// `to` relative to `from` (kustomize takes no absolute paths), both absolute.
+fn relative(from: &Path, to: &Path) -> String {
+    let up = from.components().count().saturating_sub(1);
+    let down = to.strip_prefix("/").expect("an absolute path");
+    format!("{}{}", "../".repeat(up), down.display())
+}
+
+/// Percent-encodes a query parameter's value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(byte).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+/// `GET path` of Service `service` (port name `http`) in [`NAMESPACE`], through the API server's proxy, as JSON.
+fn service_get(service: &str, port: u16, path: &str) -> anyhow::Result<Value> {
+    let text = kubectl(&[
+        "get",
+        "--raw",
+        &format!("/api/v1/namespaces/{NAMESPACE}/services/http:{service}:{port}/proxy{path}"),
+    ])?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// The result vector of an instant PromQL query.
+fn query(promql: &str) -> anyhow::Result<Vec<Value>> {
+    let answer = service_get(
+        "prometheus",
+        9090,
+        &format!("/api/v1/query?query={}", encode(promql)),
+    )?;
+    anyhow::ensure!(answer["status"] == "success", "{promql}: {answer}");
+    Ok(answer["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default())
+}
+
+/// Waits until `promql` returns series; returns them.
+fn series(promql: &str, timeout: Duration) -> Vec<Value> {
+    wait_for(&format!("series of {promql}"), timeout, || {
+        Ok(Some(query(promql)?).filter(|found| !found.is_empty()))
+    })
+    .expect("Prometheus has the series")
+}
+
+/// The label `name` of a query result.
+fn label<'a>(sample: &'a Value, name: &str) -> &'a str {
+    sample["metric"][name].as_str().unwrap_or_default()
+}
+
+/// Every `expr` of the dashboard panels' targets in `dashboard`, with its title.
+fn panel_queries(dashboard: &Value, found: &mut Vec<(String, String)>) {
+    for panel in dashboard["panels"].as_array().into_iter().flatten() {
+        let title = panel["title"].as_str().unwrap_or_default();
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"]
+                .as_str()
+                .expect("a target with a PromQL expr");
+            found.push((title.to_string(), expr.to_string()));
+        }
+        panel_queries(panel, found);
+    }
+}
+
+/// The dashboards' PromQL with the Grafana variables set to this test's cluster.
+fn dashboard_queries() -> Vec<(String, String)> {
+    let dir = repo_root().join("deploy/monitoring/dashboards");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("deploy/monitoring/dashboards") {
+        let path = entry.expect("entry").path();
+        let dashboard: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let mut queries = Vec::new();
+        panel_queries(&dashboard, &mut queries);
+        assert!(!queries.is_empty(), "{name} has panels");
+        for (title, expr) in queries {
+            let expr = expr
+                .replace("$cluster", &format!("{NAMESPACE}:hippo"))
+                .replace("$pod", ".*")
+                .replace("$__rate_interval", "1m");
+            assert!(!expr.contains('$'), "{name}: {title}: an unknown variable");
+            found.push((format!("{name}: {title}"), expr));
+        }
+    }
+    found
+}
+
+/// Runs `patronictl args` in the database container of `pod`.
+fn patronictl(pod: &str, args: &[&str]) -> anyhow::Result<String> {
+    let mut command = vec![
+        "-n",
+        NAMESPACE,
+        "exec",
+        pod,
+        "-c",
+        "database",
+        "--",
+        "patronictl",
+    ];
+    command.extend_from_slice(args);
+    kubectl(&command)
+}
+
+/// The exporter targets of this namespace: pod name to health.
+fn exporter_targets() -> anyhow::Result<Vec<(String, String)>> {
+    let targets = service_get("prometheus", 9090, "/api/v1/targets?state=active")?;
+    Ok(targets["data"]["activeTargets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["labels"]["job"] == "crunchy-postgres-exporter")
+        .filter(|t| t["labels"]["kubernetes_namespace"] == NAMESPACE)
+        .map(|t| {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            (text(&t["labels"]["pod"]), text(&t["health"]))
+        })
+        .collect())
+}
+
+fn check_instance_series(leader: &Instance, replica: &Instance) {
+    let selector = format!("{{kubernetes_namespace=\"{NAMESPACE}\"}}");
+    for name in [
+        "pg_up",
+        "ccp_connection_stats_total",
+        "ccp_is_in_recovery_status",
+        "ccp_database_size_bytes",
+    ] {
+        let found = series(&format!("{name}{selector}"), Duration::from_secs(60));
+        let pods: BTreeSet<&str> = found.iter().map(|s| label(s, "pod")).collect();
+        assert_eq!(
+            pods,
+            BTreeSet::from([leader.pod.as_str(), replica.pod.as_str()]),
+            "{name} from both instances"
+        );
+        for sample in &found {
+            assert_eq!(label(sample, "pg_cluster"), format!("{NAMESPACE}:hippo"));
+            assert_eq!(label(sample, "cluster"), "hippo");
+            let instance = if label(sample, "pod") == leader.pod {
+                leader
+            } else {
+                replica
+            };
+            assert_eq!(label(sample, "deployment"), instance.instance);
+            assert_eq!(label(sample, "role"), instance.role, "{name} {sample}");
+        }
+    }
+    let up = query(&format!("pg_up{selector}")).expect("pg_up");
+    assert!(up.iter().all(|s| s["value"][1] == "1"), "{up:?}");
+    let recovery = query(&format!(
+        "ccp_is_in_recovery_status{{pod=\"{}\"}}",
+        leader.pod
+    ))
+    .expect("ccp_is_in_recovery_status");
+    assert_eq!(recovery[0]["value"][1], "2", "the leader is the primary");
+}
+
+#[test]
+fn prometheus_scrapes_every_instance_and_the_operator_alerts_fire_and_every_dashboard_query_has_series()
+ {
+    let started = Instant::now();
+    let (_namespace, leader, replicas) = hippo::start(NAMESPACE, 2, MONITORING);
+    let replica = &replicas[0];
+    let overlay = test_overlay();
+    kubectl(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-k",
+        overlay.to_str().expect("UTF-8 path"),
+    ])
+    .expect("deploy/monitoring applies");
+    for deployment in ["prometheus", "alertmanager"] {
+        kubectl(&[
+            "-n",
+            NAMESPACE,
+            "rollout",
+            "status",
+            &format!("deployment/{deployment}"),
+            "--timeout=180s",
+        ])
+        .expect("the monitoring stack becomes available");
+    }
+    let installed = Instant::now();
+    eprintln!(
+        "e2e: hippo and the monitoring stack ready {:.1?} after the start",
+        started.elapsed()
+    );
+
+    // Every instance is a healthy target, with PGO's labels on its series.
+    let targets = wait_for(
+        "both exporters as healthy targets",
+        Duration::from_secs(120),
+        || {
+            let targets = exporter_targets()?;
+            Ok(
+                (targets.len() == 2 && targets.iter().all(|(_, health)| health == "up"))
+                    .then_some(targets),
+            )
+        },
+    )
+    .expect("Prometheus discovers and scrapes every instance");
+    let pods: BTreeSet<&str> = targets.iter().map(|(pod, _)| pod.as_str()).collect();
+    assert_eq!(
+        pods,
+        BTreeSet::from([leader.pod.as_str(), replica.pod.as_str()])
+    );
+    check_instance_series(&leader, replica);
+    eprintln!(
+        "e2e: both instances scraped with pg_up 1 and ccp_* series {:.1?} after the install",
+        installed.elapsed()
+    );
+
+    // The operator's own metrics.
+    let reconciles = series(
+        "sum by (pod) (tusk_reconciles_total{job=\"tusk-operator\"})",
+        Duration::from_secs(60),
+    );
+    assert!(
+        reconciles
+            .iter()
+            .any(|s| s["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()) > Some(0.0)),
+        "the operator has reconciled: {reconciles:?}"
+    );
+    series(
+        "tusk_reconcile_duration_seconds_count{job=\"tusk-operator\"}",
+        Duration::from_secs(30),
+    );
+
+    // Every dashboard panel's PromQL returns series.
+    let queries = dashboard_queries();
+    for (panel, expr) in &queries {
+        wait_for(&format!("{panel}: {expr}"), Duration::from_secs(90), || {
+            Ok(Some(()).filter(|()| query(expr).is_ok_and(|found| !found.is_empty())))
+        })
+        .expect("the dashboard panel's query returns series");
+    }
+    eprintln!(
+        "e2e: all {} dashboard queries return series {:.1?} after the install",
+        queries.len(),
+        installed.elapsed()
+    );
+
+    // PostgreSQL stopped on the replica, Patroni paused: PGIsUp fires for that pod and reaches Alertmanager.
+    // The operator stands still meanwhile: it makes Patroni's dynamic configuration the spec's, which would
+    // end the pause within seconds.
+    let operator = OperatorStopped::stop().expect("the operator stops");
+    patronictl(&replica.pod, &["pause", "--wait"]).expect("Patroni pauses");
+    kubectl(&[
+        "-n",
+        NAMESPACE,
+        "exec",
+        &replica.pod,
+        "-c",
+        "database",
+        "--",
+        "sh",
+        "-c",
+        "pg_ctl stop -m fast -w -D \"$PGDATA\"",
+    ])
+    .expect("PostgreSQL stops on the replica");
+    let stopped = Instant::now();
+    let alert_query = format!(
+        "ALERTS{{alertname=\"PGIsUp\",alertstate=\"firing\",pod=\"{}\"}}",
+        replica.pod
+    );
+    series(&alert_query, Duration::from_secs(120));
+    let firing = stopped.elapsed();
+    let alerts = wait_for("PGIsUp in Alertmanager", Duration::from_secs(60), || {
+        let alerts = service_get("alertmanager", 9093, "/api/v2/alerts")?;
+        Ok(alerts.as_array().and_then(|alerts| {
+            alerts
+                .iter()
+                .find(|a| {
+                    a["labels"]["alertname"] == "PGIsUp"
+                        && a["labels"]["pod"] == replica.pod.as_str()
+                        && a["status"]["state"] == "active"
+                })
+                .cloned()
+        }))
+    })
+    .expect("Alertmanager has the alert");
+    assert_eq!(alerts["labels"]["severity"], "critical");
+    assert_eq!(alerts["labels"]["pg_cluster"], format!("{NAMESPACE}:hippo"));
+    let up = query(&format!("pg_up{{pod=\"{}\"}}", leader.pod)).expect("pg_up");
+    assert_eq!(up[0]["value"][1], "1", "the primary is still up");
+    eprintln!(
+        "e2e: PGIsUp firing in Prometheus {firing:.1?} and in Alertmanager {:.1?} after PostgreSQL stopped \
+         (test rules: {TEST_FOR})",
+        stopped.elapsed()
+    );
+    patronictl(&replica.pod, &["resume", "--wait"]).expect("Patroni resumes");
+    operator.start_again().expect("the operator starts again");
+
+    // The cluster-wide RBAC of the stack goes with the test.
+    kubectl(&[
+        "delete",
+        "clusterrolebinding,clusterrole",
+        "tusk-monitoring-prometheus",
+        "--ignore-not-found",
+    ])
+    .expect("the ClusterRole and its binding are removed");
+    eprintln!(
+        "e2e: the monitoring stack test took {:.1?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,164 @@
+//! The day-2 commands (also `kubectl tusk ...`) against a real API server with the operator running: they
+//! drive the documented fields and annotations, and the operator acts on them. `connection-info` prints the
+//! user Secret's settings with the password hidden unless asked; `restart` sets `restarted` in
+//! `spec.metadata.annotations` and the operator puts it on the instances' pod templates; `backup` writes
+//! `spec.backups.pgbackrest.manual` and the `pgbackrest-backup` annotation (the backup itself needs pods: the
+//! end-to-end tier).
+
+mod common;
+
+use common::operator::{create, eventually, hippo};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams};
+use std::process::{Command, Output};
+
+const NAMESPACE: &str = "cli";
+
+fn tusk(running: &common::operator::Running, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tusk"))
+        .args(args)
+        .env("KUBECONFIG", running.kubeconfig())
+        .output()
+        .expect("tusk runs")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "tusk failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn day_two_commands_drive_the_documented_fields() {
+    let running = common::operator::start(NAMESPACE).await;
+    create(&running.clusters, &hippo()).await;
+    let secrets: Api<Secret> = Api::namespaced(running.client.clone(), NAMESPACE);
+    eventually("hippo's user Secret exists", || async {
+        secrets
+            .get_opt("hippo-pguser-hippo")
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+    })
+    .await;
+    let secret = secrets.get("hippo-pguser-hippo").await.expect("the Secret");
+    let password = String::from_utf8(secret.data.unwrap()["password"].0.clone()).unwrap();
+
+    let hidden = stdout(&tusk(
+        &running,
+        &["connection-info", "hippo", "-n", NAMESPACE],
+    ));
+    assert!(
+        hidden.contains("host               hippo-primary.cli.svc\n"),
+        "{hidden}"
+    );
+    assert!(hidden.contains("user               hippo\n"), "{hidden}");
+    assert!(
+        hidden.contains("uri                postgresql://hippo:********@"),
+        "{hidden}"
+    );
+    assert!(
+        !hidden.contains(&password),
+        "the password is hidden: {hidden}"
+    );
+    let shown = stdout(&tusk(
+        &running,
+        &[
+            "connection-info",
+            "hippo",
+            "-n",
+            NAMESPACE,
+            "--show-password",
+        ],
+    ));
+    assert!(
+        shown.contains(&format!("password           {password}\n")),
+        "{shown}"
+    );
+    let missing = tusk(
+        &running,
+        &[
+            "connection-info",
+            "hippo",
+            "-n",
+            NAMESPACE,
+            "--user",
+            "nobody",
+        ],
+    );
+    assert!(!missing.status.success());
+    let error = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        error.contains("no Secret cli/hippo-pguser-nobody"),
+        "{error}"
+    );
+
+    let restart = stdout(&tusk(&running, &["restart", "hippo", "-n", NAMESPACE]));
+    let cluster = running.clusters.get("hippo").await.expect("hippo");
+    let value = cluster
+        .spec
+        .metadata
+        .and_then(|m| m.annotations)
+        .and_then(|a| a.get("restarted").cloned())
+        .expect("spec.metadata.annotations.restarted is set");
+    assert!(restart.contains(&format!("restarted={value}")), "{restart}");
+    let statefulsets: Api<StatefulSet> = Api::namespaced(running.client.clone(), NAMESPACE);
+    eventually(
+        "the instances' pod templates carry the new annotation",
+        || async {
+            let instances = statefulsets
+                .list(&ListParams::default().labels("postgres-operator.crunchydata.com/instance"))
+                .await
+                .map(|l| l.items)
+                .unwrap_or_default();
+            !instances.is_empty()
+                && instances.iter().all(|s| {
+                    s.spec
+                        .as_ref()
+                        .and_then(|spec| spec.template.metadata.as_ref())
+                        .and_then(|m| m.annotations.as_ref())
+                        .and_then(|a| a.get("restarted"))
+                        == Some(&value)
+                })
+        },
+    )
+    .await;
+
+    let backup = stdout(&tusk(
+        &running,
+        &[
+            "backup",
+            "hippo",
+            "-n",
+            NAMESPACE,
+            "--type",
+            "incr",
+            "--no-wait",
+        ],
+    ));
+    let cluster = running.clusters.get("hippo").await.expect("hippo");
+    let id = cluster
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("postgres-operator.crunchydata.com/pgbackrest-backup"))
+        .expect("the backup annotation is set")
+        .clone();
+    assert!(
+        backup.starts_with(&format!("backup {id} of cli/hippo to repo1 requested")),
+        "{backup}"
+    );
+    let manual = cluster
+        .spec
+        .backups
+        .pgbackrest
+        .manual
+        .expect("spec.backups.pgbackrest.manual");
+    assert_eq!(manual.repo_name, "repo1");
+    assert_eq!(manual.options, Some(vec!["--type=incr".to_string()]));
+}
