@@ -488,27 +488,37 @@ pub struct HostPsql {
     ca: PathBuf,
 }
 
+/// The address of `cluster`'s primary Service endpoint, once it has one (up to 5 minutes).
+fn primary_address(namespace: &str, cluster: &str) -> Result<String> {
+    wait_for(
+        &format!("{cluster}-primary Endpoints with an address"),
+        Duration::from_secs(300),
+        || {
+            let endpoints = get_json(namespace, &["endpoints", &format!("{cluster}-primary")])?;
+            Ok(endpoints["subsets"][0]["addresses"][0]["ip"]
+                .as_str()
+                .map(str::to_string))
+        },
+    )
+}
+
 impl HostPsql {
     /// For cluster `cluster` of `namespace`, once its primary Service has an address; writes the cluster CA to
     /// a file in the temporary directory.
     pub fn new(namespace: &str, cluster: &str) -> Result<HostPsql> {
+        let address = primary_address(namespace, cluster)?;
         let ca = secret_field(namespace, &format!("{cluster}-cluster-cert"), "ca.crt")?;
-        HostPsql::trusting(namespace, cluster, &ca)
+        HostPsql::at(namespace, cluster, address, &ca)
     }
 
-    /// [`HostPsql::new`] verifying the server against `ca` (PEM; a custom TLS Secret's) instead of the
+    /// [`HostPsql::new`] verifying the server against `ca_pem` (a custom TLS Secret's CA) instead of the
     /// cluster CA.
     pub fn trusting(namespace: &str, cluster: &str, ca_pem: &str) -> Result<HostPsql> {
-        let address = wait_for(
-            &format!("{cluster}-primary Endpoints with an address"),
-            Duration::from_secs(300),
-            || {
-                let endpoints = get_json(namespace, &["endpoints", &format!("{cluster}-primary")])?;
-                Ok(endpoints["subsets"][0]["addresses"][0]["ip"]
-                    .as_str()
-                    .map(str::to_string))
-            },
-        )?;
+        let address = primary_address(namespace, cluster)?;
+        HostPsql::at(namespace, cluster, address, ca_pem)
+    }
+
+    fn at(namespace: &str, cluster: &str, address: String, ca_pem: &str) -> Result<HostPsql> {
         let ca = std::env::temp_dir().join(format!("tusk-e2e-{namespace}-{cluster}-ca.crt"));
         std::fs::write(&ca, ca_pem)?;
         Ok(HostPsql {
