@@ -18,8 +18,7 @@ pub async fn read(
     if cluster.spec.backups.pgbackrest.repos.is_empty() || standby {
         return None;
     }
-    let (root, _) = objects.root_ca.as_ref()?;
-    let primary = sql::primary(cluster, leader?, root, objects.custom_tls.as_ref()).ok()?;
+    let primary = sql::primary(cluster, objects, leader).ok()?;
     sql::wal_archiving(&primary)
         .await
         .inspect_err(|error| {

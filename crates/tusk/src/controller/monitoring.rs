@@ -67,14 +67,7 @@ pub async fn reconcile(
         return Ok(unchanged(false));
     }
     let round = async {
-        let leader = leader.ok_or(sql::Error::NoPrimary)?;
-        let root = objects.root_ca.as_ref().map(|(root, _)| root);
-        let primary = sql::primary(
-            cluster,
-            leader,
-            root.ok_or(sql::Error::NoRoot)?,
-            objects.custom_tls.as_ref(),
-        )?;
+        let primary = sql::primary(cluster, objects, leader)?;
         sql::execute(&primary, &statements).await
     };
     match round.await {

@@ -147,14 +147,7 @@ pub async fn reconcile(
         _ if !can_run => Err(recorded.clone()),
         (Some((revision, verifier)), _) => {
             let round = async {
-                let leader = leader.ok_or(sql::Error::NoPrimary)?;
-                let root = objects.root_ca.as_ref().map(|(root, _)| root);
-                let primary = sql::primary(
-                    cluster,
-                    leader,
-                    root.ok_or(sql::Error::NoRoot)?,
-                    objects.custom_tls.as_ref(),
-                )?;
+                let primary = sql::primary(cluster, objects, leader)?;
                 sql::install_pgbouncer(&primary, verifier).await
             };
             match round.await {
@@ -179,14 +172,7 @@ pub async fn reconcile(
         }
         (None, Some(_)) => {
             let round = async {
-                let leader = leader.ok_or(sql::Error::NoPrimary)?;
-                let root = objects.root_ca.as_ref().map(|(root, _)| root);
-                let primary = sql::primary(
-                    cluster,
-                    leader,
-                    root.ok_or(sql::Error::NoRoot)?,
-                    objects.custom_tls.as_ref(),
-                )?;
+                let primary = sql::primary(cluster, objects, leader)?;
                 sql::remove_pgbouncer(&primary).await
             };
             match round.await {

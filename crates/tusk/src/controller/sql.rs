@@ -5,12 +5,12 @@
 //! root for each connection. No `pods/exec`.
 
 use super::client_tls;
+use crate::build;
 use crate::naming::names;
 use crate::pgbouncer;
-use crate::pki::custom::Custom;
 use crate::pki::root::Root;
 use crate::postgres::{self, users};
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -64,14 +64,16 @@ pub struct Primary {
     custom: Option<(Vec<u8>, Vec<String>)>,
 }
 
-/// How to reach the cluster's primary, the pod `leader` (Patroni's leader, from the observation). `custom`
-/// is the user's checked certificates under custom TLS.
+/// How to reach the cluster's primary, the pod `leader` (Patroni's Ready leader, from the observation), with
+/// the namespace's root CA and, under custom TLS, the user's checked certificates from the built `objects`.
 pub fn primary(
     cluster: &PostgresCluster,
-    leader: &Pod,
-    root_secret: &Secret,
-    custom: Option<&Custom>,
+    objects: &build::Objects,
+    leader: Option<&Pod>,
 ) -> Result<Primary, Error> {
+    let leader = leader.ok_or(Error::NoPrimary)?;
+    let (root_secret, _) = objects.root_ca.as_ref().ok_or(Error::NoRoot)?;
+    let custom = objects.custom_tls.as_ref();
     let name = cluster.name_any();
     let namespace = cluster.namespace().unwrap_or_default();
     let address = leader

@@ -41,9 +41,6 @@ pub async fn reconcile(
     if cluster.spec.shutdown == Some(true) || standby {
         return unchanged;
     }
-    let Some((root, _)) = &objects.root_ca else {
-        return unchanged;
-    };
     let name = cluster.name_any();
     let wanted = crate::users::wanted(cluster);
     let verifiers: Vec<String> = wanted
@@ -70,8 +67,7 @@ pub async fn reconcile(
         return unchanged;
     }
     let round = async {
-        let leader = leader.ok_or(sql::Error::NoPrimary)?;
-        let primary = sql::primary(cluster, leader, root, objects.custom_tls.as_ref())?;
+        let primary = sql::primary(cluster, objects, leader)?;
         sql::users(&primary, &list).await
     };
     match round.await {
