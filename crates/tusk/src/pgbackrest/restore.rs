@@ -665,13 +665,25 @@ pub fn bootstrap_method(cluster: &PostgresCluster) -> Option<(&'static str, Valu
 pub fn move_into_place(version: i32) -> Value {
     // Patroni splits the command as a shell would (shlex); the paths are fixed by the version.
     let command = format!(
-        "sh -c 'set -e; if [ ! -d \"$0\" ] && [ -d \"$1.failed\" ]; then mv -- \"$1.failed\" \"$0\"; fi; \
-         [ ! -d \"$1\" ] || rmdir -- \"$1\"; exec mv -- \"$0\" \"$1\"' {} {}",
+        "sh -c '{MOVE_INTO_PLACE}' {} {}",
         bootstrap_directory(version),
         postgres::data_directory(version)
     );
     json!({"command": command, "no_params": true, "keep_existing_recovery_conf": false})
 }
+
+/// The script of [`move_into_place`], run as `sh -c SCRIPT <bootstrap directory> <data directory>` (no single
+/// quote in it: Patroni reads the command as a shell would). A failed attempt left the data directory as
+/// `<data>.failed`, and when `pg_wal` is a link (a WAL volume) Patroni renamed its target to `<wal>.failed`
+/// too and pointed the link there: taking the directory back also puts the WAL back where it was.
+const MOVE_INTO_PLACE: &str = "set -e; \
+    if [ ! -d \"$0\" ] && [ -d \"$1.failed\" ]; then \
+    mv -- \"$1.failed\" \"$0\"; \
+    if [ -L \"$0/pg_wal\" ]; then wal=$(readlink \"$0/pg_wal\"); \
+    case \"$wal\" in *.failed) if [ -d \"$wal\" ] && [ ! -e \"${wal%.failed}\" ]; then \
+    mv -- \"$wal\" \"${wal%.failed}\"; ln -sfn -- \"${wal%.failed}\" \"$0/pg_wal\"; fi;; esac; fi; \
+    fi; \
+    [ ! -d \"$1\" ] || rmdir -- \"$1\"; exec mv -- \"$0\" \"$1\"";
 
 /// While the data is not initialized, instance StatefulSets run no pod, but the `startup` instance once its
 /// data is restored: sets `replicas` of every instance StatefulSet in `statefulsets` (the repository host is
@@ -1019,6 +1031,50 @@ pg1-path=/pgdata/pg16_bootstrap
             repo: "repo1",
         };
         assert!(repo_volume(&elephant(), source, &Existing::new()).is_none());
+    }
+
+    #[test]
+    fn taking_a_failed_attempt_back_puts_its_wal_back() {
+        let root = std::env::temp_dir().join(format!("tusk-move-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let (data, bootstrap) = (root.join("pg15"), root.join("pg15_bootstrap"));
+        let (wal, failed_wal) = (root.join("wal"), root.join("wal.failed"));
+        let failed = root.join("pg15.failed");
+        std::fs::create_dir_all(&failed).unwrap();
+        std::fs::create_dir_all(&failed_wal).unwrap();
+        std::fs::write(failed.join("PG_VERSION"), "15\n").unwrap();
+        std::fs::write(failed_wal.join("000000010000000000000001"), "").unwrap();
+        std::os::unix::fs::symlink(&failed_wal, failed.join("pg_wal")).unwrap();
+        let status = std::process::Command::new("sh")
+            .args(["-c", MOVE_INTO_PLACE])
+            .arg(&bootstrap)
+            .arg(&data)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(data.join("PG_VERSION").exists(), "the data is in place");
+        assert!(!bootstrap.exists() && !failed.exists());
+        assert_eq!(std::fs::read_link(data.join("pg_wal")).unwrap(), wal);
+        assert!(
+            wal.join("000000010000000000000001").exists(),
+            "the WAL is back"
+        );
+        assert!(!failed_wal.exists());
+
+        // The first attempt: the bootstrap directory moves into place, an empty data directory goes.
+        std::fs::remove_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&bootstrap).unwrap();
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(bootstrap.join("PG_VERSION"), "15\n").unwrap();
+        let status = std::process::Command::new("sh")
+            .args(["-c", MOVE_INTO_PLACE])
+            .arg(&bootstrap)
+            .arg(&data)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(data.join("PG_VERSION").exists() && !bootstrap.exists());
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
