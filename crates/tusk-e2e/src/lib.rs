@@ -406,7 +406,7 @@ impl Namespace {
                 pod,
                 "--all-containers",
                 "--prefix",
-                "--tail=25",
+                "--tail=80",
             ];
             show(&format!("{pod} logs"), &logs);
             let mut previous = logs.to_vec();
