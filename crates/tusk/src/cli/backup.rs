@@ -3,13 +3,11 @@
 //! `postgres-operator.crunchydata.com/pgbackrest-backup` annotation, then follows `status.pgbackrest.manualBackup`
 //! until the backup finished (unless `--no-wait`).
 
-use super::{Target, connect, timestamp};
+use super::{Target, merge_patch, timestamp};
 use clap::{Args, ValueEnum};
-use kube::api::{Api, Patch, PatchParams};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tusk::naming::{annotations, labels};
-use tusk_api::PostgresCluster;
 
 /// How long `tusk backup` follows a backup before it leaves it running.
 const WAIT: Duration = Duration::from_secs(30 * 60);
@@ -51,8 +49,6 @@ impl Kind {
 /// Requests the backup and, unless told not to, waits for its end; exits 1 when it failed.
 pub fn run(args: &BackupArgs) -> ExitCode {
     super::block_on(async {
-        let (client, namespace) = connect(&args.target).await?;
-        let clusters: Api<PostgresCluster> = Api::namespaced(client, &namespace);
         let id = timestamp();
         let patch = serde_json::json!({
             "metadata": {"annotations": {annotations::PGBACKREST_BACKUP: id}},
@@ -61,14 +57,7 @@ pub fn run(args: &BackupArgs) -> ExitCode {
                 "options": [args.kind.option()],
             }}}},
         });
-        clusters
-            .patch(
-                &args.target.cluster,
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-            .map_err(|e| format!("cannot request the backup: {e}"))?;
+        let (clusters, namespace) = merge_patch(&args.target, &patch, "the backup").await?;
         println!(
             "backup {id} of {namespace}/{} to {} requested",
             args.target.cluster, args.repo

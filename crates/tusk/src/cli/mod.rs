@@ -89,6 +89,26 @@ async fn connect(target: &Target) -> Result<(kube::Client, String), String> {
     Ok((client, namespace))
 }
 
+/// Writes `patch` (a JSON merge patch) into `target`'s PostgresCluster; its API and namespace, for what follows.
+/// `what` names the request in the error.
+async fn merge_patch(
+    target: &Target,
+    patch: &serde_json::Value,
+    what: &str,
+) -> Result<(kube::Api<tusk_api::PostgresCluster>, String), String> {
+    let (client, namespace) = connect(target).await?;
+    let clusters: kube::Api<tusk_api::PostgresCluster> = kube::Api::namespaced(client, &namespace);
+    clusters
+        .patch(
+            &target.cluster,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(patch),
+        )
+        .await
+        .map_err(|e| format!("cannot request {what}: {e}"))?;
+    Ok((clusters, namespace))
+}
+
 /// Runs `work` on a new runtime; an error is printed and exits 1.
 fn block_on(work: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
     let result = tokio::runtime::Runtime::new()

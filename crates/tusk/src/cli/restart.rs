@@ -2,11 +2,10 @@
 //! in `spec.metadata.annotations`, which every pod template carries, so the operator rolls the instances
 //! (replicas first, then a switchover, then the former primary).
 
-use super::{Target, connect, timestamp};
+use super::{Target, merge_patch, timestamp};
 use clap::Args;
-use kube::api::{Api, Patch, PatchParams};
 use std::process::ExitCode;
-use tusk_api::PostgresCluster;
+use tusk::naming::labels;
 
 /// The annotation the docs' restart sets.
 pub const RESTARTED: &str = "restarted";
@@ -21,21 +20,13 @@ pub struct RestartArgs {
 /// Asks for the rolling restart.
 pub fn run(args: &RestartArgs) -> ExitCode {
     super::block_on(async {
-        let (client, namespace) = connect(&args.target).await?;
-        let clusters: Api<PostgresCluster> = Api::namespaced(client, &namespace);
         let value = timestamp();
         let patch = serde_json::json!({"spec": {"metadata": {"annotations": {RESTARTED: value}}}});
-        clusters
-            .patch(
-                &args.target.cluster,
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-            .map_err(|e| format!("cannot request the restart: {e}"))?;
+        let (_, namespace) = merge_patch(&args.target, &patch, "the restart").await?;
+        let pods = labels::selector(&labels::cluster(&args.target.cluster));
         println!(
-            "rolling restart of {namespace}/{} requested ({RESTARTED}={value}); follow it with: kubectl -n {namespace} get pods -l postgres-operator.crunchydata.com/cluster={} -w",
-            args.target.cluster, args.target.cluster
+            "rolling restart of {namespace}/{} requested ({RESTARTED}={value}); follow it with: kubectl -n {namespace} get pods -l {pods} -w",
+            args.target.cluster
         );
         Ok(())
     })

@@ -1040,18 +1040,20 @@ pg1-path=/pgdata/pg16_bootstrap
         let (data, bootstrap) = (root.join("pg15"), root.join("pg15_bootstrap"));
         let (wal, failed_wal) = (root.join("wal"), root.join("wal.failed"));
         let failed = root.join("pg15.failed");
+        let move_into_place = || {
+            std::process::Command::new("sh")
+                .args(["-c", MOVE_INTO_PLACE])
+                .arg(&bootstrap)
+                .arg(&data)
+                .status()
+                .unwrap()
+        };
         std::fs::create_dir_all(&failed).unwrap();
         std::fs::create_dir_all(&failed_wal).unwrap();
         std::fs::write(failed.join("PG_VERSION"), "15\n").unwrap();
         std::fs::write(failed_wal.join("000000010000000000000001"), "").unwrap();
         std::os::unix::fs::symlink(&failed_wal, failed.join("pg_wal")).unwrap();
-        let status = std::process::Command::new("sh")
-            .args(["-c", MOVE_INTO_PLACE])
-            .arg(&bootstrap)
-            .arg(&data)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        assert!(move_into_place().success());
         assert!(data.join("PG_VERSION").exists(), "the data is in place");
         assert!(!bootstrap.exists() && !failed.exists());
         assert_eq!(std::fs::read_link(data.join("pg_wal")).unwrap(), wal);
@@ -1066,13 +1068,7 @@ pg1-path=/pgdata/pg16_bootstrap
         std::fs::create_dir_all(&bootstrap).unwrap();
         std::fs::create_dir_all(&data).unwrap();
         std::fs::write(bootstrap.join("PG_VERSION"), "15\n").unwrap();
-        let status = std::process::Command::new("sh")
-            .args(["-c", MOVE_INTO_PLACE])
-            .arg(&bootstrap)
-            .arg(&data)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        assert!(move_into_place().success());
         assert!(data.join("PG_VERSION").exists() && !bootstrap.exists());
         std::fs::remove_dir_all(&root).unwrap();
     }
