@@ -99,27 +99,26 @@ pub fn psql_in(namespace: &str, pod: &str, sql: &str) -> Result<String> {
     .to_string())
 }
 
-/// `tusk plan` of `manifest` for namespace `namespace`, run in the operator's pod (its image holds the `tusk`
-/// binary of the running operator, and its service account may read and dry-run what the plan needs): the
-/// plan's text.
+/// Runs `tusk args` in the operator's pod, optionally with `input` on standard input: its image holds the
+/// `tusk` binary of the running operator, and its service account may read (and dry-run) what the day-2
+/// commands need. The command's standard output.
+pub fn tusk(args: &[&str], input: Option<&str>) -> Result<String> {
+    let mut command = vec![
+        "-n",
+        OPERATOR_NAMESPACE,
+        "exec",
+        "-i",
+        "deployment/tusk-operator",
+        "--",
+        "tusk",
+    ];
+    command.extend_from_slice(args);
+    kubectl_with(&command, input)
+}
+
+/// `tusk plan` of `manifest` for namespace `namespace`, run in the operator's pod: the plan's text.
 pub fn plan(namespace: &str, manifest: &str) -> Result<String> {
-    kubectl_with(
-        &[
-            "-n",
-            OPERATOR_NAMESPACE,
-            "exec",
-            "-i",
-            "deployment/tusk-operator",
-            "--",
-            "tusk",
-            "plan",
-            "-n",
-            namespace,
-            "-f",
-            "-",
-        ],
-        Some(manifest),
-    )
+    tusk(&["plan", "-n", namespace, "-f", "-"], Some(manifest))
 }
 
 /// Patches PostgresCluster `cluster` in `namespace` with `patch` of `kind` (`merge` or `json`).

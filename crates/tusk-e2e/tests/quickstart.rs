@@ -1,7 +1,9 @@
 //! Issue #5, end-to-end test 1, "Quickstart and connect": the docs' hippo cluster (local images) becomes ready
 //! under the installed operator; `psql` with the user Secret's `uri` and `sslmode=verify-full` against the
 //! cluster CA runs a query from a pod, and so does a pod that takes host, port, database, user and password
-//! from the Secret through `secretKeyRef` (the docs' Keycloak pattern).
+//! from the Secret through `secretKeyRef` (the docs' Keycloak pattern). Then the day-2 commands a user runs
+//! next: `tusk status` shows the primary and the first (replica-create) backup, `tusk backup --type incr`
+//! follows a backup to its end, and `tusk status` shows it.
 
 use std::time::{Duration, Instant};
 use tusk_e2e::{
@@ -197,5 +199,74 @@ fn quickstart_and_connect() {
         },
     );
     repo_host.expect("the repository host runs");
+
+    let full = status_when("the replica-create full backup", |status| {
+        backup_types(status).contains(&"full".to_string())
+    });
+    let primary = &full["members"][0];
+    assert_eq!(primary["pod"], leader.as_str(), "{full:#}");
+    assert_eq!(primary["role"], "primary", "{full:#}");
+    assert_eq!(primary["ready"], true, "{full:#}");
+    assert!(primary["timeline"].as_u64() >= Some(1), "{full:#}");
+    let certificates = full["certificates"].as_array().expect("certificates");
+    assert!(
+        certificates
+            .iter()
+            .any(|c| c["secret"] == "hippo-cluster-cert")
+            && certificates
+                .iter()
+                .any(|c| c["secret"] == "pgo-root-cacert")
+            && certificates
+                .iter()
+                .all(|c| c["daysLeft"].as_i64() > Some(300)),
+        "{full:#}"
+    );
+    eprintln!(
+        "e2e: tusk status shows the primary and a full backup {:.1?} after apply",
+        applied.elapsed()
+    );
+
+    let asked = Instant::now();
+    let backup = tusk_e2e::tusk(
+        &["backup", "hippo", "-n", NAMESPACE, "--type", "incr"],
+        None,
+    )
+    .expect("tusk backup follows the backup to its end");
+    assert!(backup.contains("succeeded after"), "{backup}");
+    eprintln!(
+        "e2e: tusk backup --type incr succeeded in {:.1?}:\n{backup}",
+        asked.elapsed()
+    );
+    let both = status_when("the incremental backup", |status| {
+        backup_types(status) == ["incr", "full"] && status["problems"] == serde_json::json!([])
+    });
+    assert_eq!(both["repositories"][0]["stanzaCreated"], true, "{both:#}");
+    let text = tusk_e2e::tusk(&["status", "hippo", "-n", NAMESPACE], None).expect("tusk status");
+    assert!(text.contains("Nothing needs attention."), "{text}");
+    eprintln!("e2e: tusk status:\n{text}");
     eprintln!("e2e: quickstart passed in {:.1?}", started.elapsed());
+}
+
+/// `tusk status hippo -o json` once `ready` holds for it (within two minutes).
+fn status_when(what: &str, ready: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    wait_for(
+        &format!("tusk status to show {what}"),
+        Duration::from_secs(120),
+        || {
+            let text = tusk_e2e::tusk(&["status", "hippo", "-n", NAMESPACE, "-o", "json"], None)?;
+            let status: serde_json::Value = serde_json::from_str(&text)?;
+            Ok(ready(&status).then_some(status))
+        },
+    )
+    .expect("tusk status shows it")
+}
+
+/// The types of the latest backups `status` shows for the first repository, the most recent first.
+fn backup_types(status: &serde_json::Value) -> Vec<String> {
+    status["repositories"][0]["last"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|backup| backup["type"].as_str().map(str::to_string))
+        .collect()
 }

@@ -19,5 +19,6 @@ pub mod postgres;
 pub mod quantity;
 pub mod runtime;
 pub mod services;
+pub mod summary;
 pub mod users;
 pub mod validate;

@@ -7,7 +7,7 @@ use crate::naming::names;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, Container, EmptyDirVolumeSource, LocalObjectReference,
+    Affinity, Capabilities, Container, EmptyDirVolumeSource, LocalObjectReference, Pod,
     PodSecurityContext, PodSpec, PodTemplateSpec, SeccompProfile, SecurityContext, Toleration,
     TopologySpreadConstraint, Volume, VolumeMount,
 };
@@ -271,6 +271,18 @@ pub fn one_shot_job(
         metadata,
         status: None,
     }
+}
+
+/// Whether `pod` has condition Ready=True.
+pub fn is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|status| status.conditions.as_ref())
+        .is_some_and(|conditions| {
+            conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+        })
 }
 
 #[cfg(test)]

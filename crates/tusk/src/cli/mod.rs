@@ -8,6 +8,7 @@ mod operator;
 mod plan;
 mod render;
 mod restart;
+mod status;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -39,6 +40,9 @@ enum Command {
     Restart(restart::RestartArgs),
     /// Print how to connect as one of the cluster's users (from the user's Secret).
     ConnectionInfo(connection_info::ConnectionInfoArgs),
+    /// Show a cluster's health on one screen: instances, backups, WAL archiving, PgBouncer, certificates,
+    /// and what needs attention.
+    Status(status::StatusArgs),
 }
 
 impl Cli {
@@ -52,6 +56,7 @@ impl Cli {
             Command::Backup(args) => backup::run(&args),
             Command::Restart(args) => restart::run(&args),
             Command::ConnectionInfo(args) => connection_info::run(&args),
+            Command::Status(args) => status::run(&args),
         }
     }
 }

@@ -10,12 +10,12 @@
 
 use super::observe::Observation;
 use super::patroni_api;
-use super::pod_changes::is_ready;
 use super::rollout::patroni_member;
 use super::{Context, events};
 use crate::instances::healing::{self, Decision, Member, Seen};
 use crate::naming::labels;
 use crate::patroni::member;
+use crate::pods::is_ready;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::runtime::events::EventType;

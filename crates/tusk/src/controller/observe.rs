@@ -2,9 +2,9 @@
 //! which one Patroni made the leader, and the Jobs the operator started — and the other kinds it makes, so the
 //! prune stage finds what the spec no longer asks for without listing again.
 
-use super::pod_changes::is_ready;
 use crate::instances::{plan, volumes};
 use crate::naming::{annotations, labels, names};
+use crate::pods::is_ready;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};

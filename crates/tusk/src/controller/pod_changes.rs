@@ -5,6 +5,7 @@
 
 use crate::naming::labels;
 use crate::patroni::member;
+use crate::pods::is_ready;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use std::collections::HashMap;
@@ -27,18 +28,6 @@ pub fn significant(pod: &Pod) -> Significant {
         patroni: member::status(pod),
         deleting: pod.metadata.deletion_timestamp.is_some(),
     }
-}
-
-/// Whether `pod` has condition Ready=True.
-pub fn is_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|status| status.conditions.as_ref())
-        .is_some_and(|conditions| {
-            conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True")
-        })
 }
 
 /// Remembers the significant state of each pod it has seen, and says whether a change is news.

@@ -4,12 +4,12 @@
 
 use super::observe::Observation;
 use super::patroni_api;
-use super::pod_changes::is_ready;
 use super::{Context, events};
 use crate::instances::plan::Plan;
 use crate::instances::rollout::{self, Member, Step};
 use crate::naming::{labels, names};
 use crate::patroni::{self, member};
+use crate::pods::is_ready;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Preconditions};
 use kube::runtime::events::EventType;

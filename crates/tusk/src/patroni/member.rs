@@ -18,6 +18,10 @@ pub struct Status {
     pub pending_restart: bool,
     /// The member's role (`master`/`primary`, `replica`, `standby_leader`, ...), when reported.
     pub role: Option<String>,
+    /// The timeline PostgreSQL is on, when reported.
+    pub timeline: Option<u64>,
+    /// The WAL position at Patroni's last heartbeat: written on a primary, replayed on a replica.
+    pub wal_position: Option<u64>,
 }
 
 /// The status Patroni reported on `pod` (empty when there is none or it does not parse).
@@ -44,6 +48,8 @@ pub fn status(pod: &Pod) -> Status {
             .get("role")
             .and_then(|r| r.as_str())
             .map(str::to_string),
+        timeline: value.get("timeline").and_then(|t| t.as_u64()),
+        wal_position: value.get("xlog_location").and_then(|x| x.as_u64()),
     }
 }
 
@@ -54,7 +60,7 @@ mod tests {
     #[test]
     fn reads_state_role_and_pending_restart() {
         let pod: Pod = serde_json::from_value(serde_json::json!({
-            "metadata": {"annotations": {"status": r#"{"state":"running","role":"replica","pending_restart":true,"xlog_location":5}"#}},
+            "metadata": {"annotations": {"status": r#"{"state":"running","role":"replica","pending_restart":true,"xlog_location":5,"timeline":2}"#}},
         }))
         .expect("pod");
         assert_eq!(
@@ -63,6 +69,8 @@ mod tests {
                 state: Some("running".into()),
                 pending_restart: true,
                 role: Some("replica".into()),
+                timeline: Some(2),
+                wal_position: Some(5),
             }
         );
         assert_eq!(status(&Pod::default()), Status::default());
