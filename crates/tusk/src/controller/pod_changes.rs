@@ -25,7 +25,10 @@ pub fn significant(pod: &Pod) -> Significant {
     Significant {
         role: pod.labels().get(labels::ROLE).cloned(),
         ready: is_ready(pod),
-        patroni: member::status(pod),
+        patroni: member::Status {
+            wal_position: None,
+            ..member::status(pod)
+        },
         deleting: pod.metadata.deletion_timestamp.is_some(),
     }
 }
