@@ -26,6 +26,36 @@ pub struct PatroniSpec {
     #[serde(default = "default_sync_period_seconds")]
     #[schemars(range(min = 1))]
     pub sync_period_seconds: i32,
+    /// Switchovers and failovers on request (the API of later PGO releases): while `enabled`, a new value of
+    /// the cluster's `postgres-operator.crunchydata.com/trigger-switchover` annotation hands the primary role
+    /// to `targetInstance`, or to the replica Patroni finds best.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switchover: Option<PatroniSwitchover>,
+}
+
+/// A change of primary on request.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatroniSwitchover {
+    /// Whether the `trigger-switchover` annotation is acted on.
+    pub enabled: bool,
+    /// The instance to become primary (its name, as in `status` and the pods' `instance` label); when empty,
+    /// Patroni picks the best replica. Required for a failover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_instance: Option<String>,
+    /// `Switchover` needs a healthy primary to hand over; `Failover` promotes `targetInstance` even without one.
+    #[serde(default, rename = "type")]
+    pub type_: SwitchoverType,
+}
+
+/// How the primary role changes hands.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum SwitchoverType {
+    /// The primary hands over to a replica.
+    #[default]
+    Switchover,
+    /// A replica is promoted whether or not the primary is healthy.
+    Failover,
 }
 
 impl Default for PatroniSpec {
@@ -35,6 +65,7 @@ impl Default for PatroniSpec {
             leader_lease_duration_seconds: default_leader_lease_duration_seconds(),
             port: default_patroni_port(),
             sync_period_seconds: default_sync_period_seconds(),
+            switchover: None,
         }
     }
 }

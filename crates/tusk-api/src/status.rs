@@ -122,6 +122,9 @@ pub struct PatroniStatus {
     /// The PostgreSQL system identifier of the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_identifier: Option<String>,
+    /// The value of the `trigger-switchover` annotation the operator last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switchover: Option<String>,
 }
 
 /// The state of pgBackRest.

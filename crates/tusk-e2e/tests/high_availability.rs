@@ -4,6 +4,8 @@
 //! `SELECT NOT pg_is_in_recovery()` with true, and the old instance returns as a replica; then the same with the
 //! operator scaled to zero during the failover (Patroni fails over on its own; the operator, back, brings the
 //! old instance back). Prints the failover time (primary killed → a write accepted again) of both failovers.
+//! Last, a switchover on request: `tusk switchover --to` the replica (`spec.patroni.switchover` and the
+//! `trigger-switchover` annotation) makes it the primary, and `tusk status` shows the new roles.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tusk_e2e::client::{Client, Target};
@@ -126,6 +128,63 @@ fn failover_with_and_without_the_operator() {
     eprintln!("e2e: figure failover_seconds_operator_stopped={seconds:.1}");
     stopped.start_again().expect("the operator comes back");
     wait_for_return_as_replica(&promoted);
+
+    let asked = Instant::now();
+    let answer = tusk_e2e::tusk(
+        &[
+            "switchover",
+            "hippo",
+            "-n",
+            NAMESPACE,
+            "--to",
+            &promoted.instance,
+        ],
+        None,
+    )
+    .expect("tusk switchover succeeds");
+    assert!(
+        answer.contains(&format!("the primary is {}", promoted.pod)),
+        "{answer}"
+    );
+    let status = wait_for(
+        "tusk status to show the new primary and the old one as a replica",
+        Duration::from_secs(60),
+        || {
+            let text = tusk_e2e::tusk(&["status", "hippo", "-n", NAMESPACE, "-o", "json"], None)?;
+            let status: serde_json::Value = serde_json::from_str(&text)?;
+            let roles = (
+                &status["members"][0]["pod"],
+                &status["members"][0]["role"],
+                &status["members"][1]["pod"],
+                &status["members"][1]["role"],
+            );
+            let wanted = roles.0 == promoted.pod.as_str()
+                && roles.1 == "primary"
+                && roles.2 == again.pod.as_str()
+                && roles.3 == "replica";
+            Ok(wanted.then_some(status))
+        },
+    )
+    .expect("the roles moved");
+    assert!(status["members"][1]["lagBytes"].is_u64(), "{status:#}");
+    eprintln!(
+        "e2e: tusk switchover --to {} done in {:.1?}: {}",
+        promoted.instance,
+        asked.elapsed(),
+        answer.trim()
+    );
+    let events = kubectl(&[
+        "-n",
+        NAMESPACE,
+        "get",
+        "events",
+        "--field-selector",
+        "reason=Switchover",
+        "-o",
+        "jsonpath={.items[*].message}",
+    ])
+    .expect("events");
+    assert!(events.contains("Switchover "), "{events}");
 
     let log = writer.stop().expect("the writer stops");
     let lost = log.lost(&writer::rows(&client).expect("the rows read"));

@@ -9,6 +9,7 @@ mod plan;
 mod render;
 mod restart;
 mod status;
+mod switchover;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -43,6 +44,9 @@ enum Command {
     /// Show a cluster's health on one screen: instances, backups, WAL archiving, PgBouncer, certificates,
     /// and what needs attention.
     Status(status::StatusArgs),
+    /// Hand the primary role to another instance (spec.patroni.switchover and the trigger-switchover
+    /// annotation) and wait until it is done.
+    Switchover(switchover::SwitchoverArgs),
 }
 
 impl Cli {
@@ -57,6 +61,7 @@ impl Cli {
             Command::Restart(args) => restart::run(&args),
             Command::ConnectionInfo(args) => connection_info::run(&args),
             Command::Status(args) => status::run(&args),
+            Command::Switchover(args) => switchover::run(&args),
         }
     }
 }

@@ -31,6 +31,7 @@ mod rollout;
 mod sql;
 mod stanza;
 pub mod status;
+mod switchover;
 mod users;
 
 use crate::images::Images;

@@ -1,4 +1,4 @@
-//! Patroni's REST API, the operator's handle on a running cluster: switchover, restart, reinitialize and the
+//! Patroni's REST API, the operator's handle on a running cluster: switchover, failover, restart, reinitialize and the
 //! dynamic configuration. HTTPS to the member pod's address, the server verified as `<pod>.<c>-pods.<ns>.svc` (a name
 //! of the instance certificate) against the namespace's root CA; Patroni accepts the operator's requests
 //! because `verify_client: optional` asks a client certificate from that root for every change.
@@ -71,6 +71,12 @@ impl Member {
             body["candidate"] = candidate.into();
         }
         self.call(Method::POST, "/switchover", Some(&body)).await
+    }
+
+    /// Promotes `candidate` whether or not the leader is healthy.
+    pub async fn failover(&self, candidate: &str) -> Result<String, Error> {
+        let body = serde_json::json!({ "candidate": candidate });
+        self.call(Method::POST, "/failover", Some(&body)).await
     }
 
     /// Restarts PostgreSQL in this member.

@@ -19,6 +19,7 @@ use super::restore;
 use super::retire::retire;
 use super::rollout;
 use super::stanza;
+use super::switchover;
 use super::{Context, FIELD_MANAGER, events, status};
 use super::{init_sql, users};
 use crate::instances::plan;
@@ -297,7 +298,11 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
             .and_then(|pgbackrest| pgbackrest.wal_archiving.clone()),
     };
     let tls = operator_tls(&objects);
+    let switchover =
+        switchover::carry_out(context, &cluster, &observation, &plan, tls.clone()).await?;
     let rolling = match tls.clone() {
+        // One change of primary per reconcile: a requested switchover goes first.
+        Some(_) if switchover.again => true,
         Some(tls) => rollout::roll(context, &cluster, &observation, &plan, tls).await?,
         None => false,
     };
@@ -397,6 +402,7 @@ async fn reconcile_cluster(cluster: &PostgresCluster, context: &Context) -> Resu
                     proxy: proxy.status.as_ref(),
                     monitoring: monitoring.status.as_ref(),
                     database_init_sql: init_sql.done.as_deref(),
+                    switchover: switchover.recorded.as_deref(),
                     startup: in_place
                         .startup
                         .as_ref()

@@ -143,6 +143,8 @@ pub struct Observed<'a> {
     pub database_init_sql: Option<&'a str>,
     /// `status.startupInstance` and `status.startupInstanceSet`.
     pub startup: Option<(&'a str, &'a str)>,
+    /// `status.patroni.switchover`: the `trigger-switchover` value last acted on.
+    pub switchover: Option<&'a str>,
 }
 
 /// The server-side apply body that sets `conditions`, `observedGeneration` and what was `observed`.
@@ -174,6 +176,9 @@ pub fn patch(
             .and_then(|s| s.users_revision.as_deref())
     }) {
         status["usersRevision"] = serde_json::json!(revision);
+    }
+    if let Some(switchover) = observed.switchover {
+        status["patroni"] = serde_json::json!({"switchover": switchover});
     }
     if let Some(monitoring) = observed.monitoring {
         status["monitoring"] = serde_json::json!(monitoring);
