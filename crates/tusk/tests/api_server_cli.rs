@@ -3,13 +3,15 @@
 //! user Secret's settings with the password hidden unless asked; `restart` sets `restarted` in
 //! `spec.metadata.annotations` and the operator puts it on the instances' pod templates; `backup` writes
 //! `spec.backups.pgbackrest.manual` and the `pgbackrest-backup` annotation (the backup itself needs pods: the
-//! end-to-end tier).
+//! end-to-end tier). `status` reads what the API server holds (no pods here: it says no instance is primary);
+//! a switchover to an instance the cluster lacks is refused with a Warning and not recorded.
 
 mod common;
 
 use common::operator::{create, eventually, hippo};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 use std::process::{Command, Output};
 
@@ -161,4 +163,65 @@ async fn day_two_commands_drive_the_documented_fields() {
         .expect("spec.backups.pgbackrest.manual");
     assert_eq!(manual.repo_name, "repo1");
     assert_eq!(manual.options, Some(vec!["--type=incr".to_string()]));
+
+    let status: serde_json::Value = serde_json::from_str(&stdout(&tusk(
+        &running,
+        &["status", "hippo", "-n", NAMESPACE, "-o", "json"],
+    )))
+    .expect("JSON");
+    assert_eq!(status["members"], serde_json::json!([]), "{status:#}");
+    assert_eq!(status["repositories"][0]["name"], "repo1", "{status:#}");
+    let certificates: Vec<&str> = status["certificates"]
+        .as_array()
+        .expect("certificates")
+        .iter()
+        .filter_map(|c| c["secret"].as_str())
+        .collect();
+    assert!(
+        certificates.contains(&"hippo-cluster-cert") && certificates.contains(&"pgo-root-cacert"),
+        "{status:#}"
+    );
+    assert!(
+        status["problems"][0]
+            .as_str()
+            .is_some_and(|p| p.starts_with("no instance is primary")),
+        "{status:#}"
+    );
+    let text = stdout(&tusk(&running, &["status", "hippo", "-n", NAMESPACE]));
+    assert!(text.contains("Needs attention:"), "{text}");
+
+    running
+        .clusters
+        .patch(
+            "hippo",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({
+                "metadata": {"annotations": {"postgres-operator.crunchydata.com/trigger-switchover": "one"}},
+                "spec": {"patroni": {"switchover": {"enabled": true, "targetInstance": "rhino"}}},
+            })),
+        )
+        .await
+        .expect("the switchover request is written");
+    let events: Api<Event> = Api::namespaced(running.client.clone(), NAMESPACE);
+    eventually("a SwitchoverRefused event", || async {
+        events.list(&Default::default()).await.is_ok_and(|listed| {
+            listed.items.iter().any(|event| {
+                event.reason.as_deref() == Some("SwitchoverRefused")
+                    && event
+                        .note
+                        .as_deref()
+                        .is_some_and(|note| note.contains("\"rhino\" is not an instance"))
+            })
+        })
+    })
+    .await;
+    let cluster = running.clusters.get("hippo").await.expect("hippo");
+    assert_eq!(
+        cluster
+            .status
+            .and_then(|s| s.patroni)
+            .and_then(|p| p.switchover),
+        None,
+        "a refused switchover is not recorded"
+    );
 }
