@@ -116,6 +116,29 @@ pub fn tusk(args: &[&str], input: Option<&str>) -> Result<String> {
     kubectl_with(&command, input)
 }
 
+/// Runs `tusk args` here, as a person at a workstation does (the release binary the operator image was built
+/// from, `$CARGO_TARGET_DIR/release/tusk`, with this cluster's kubeconfig and `kubectl` on `PATH`): its
+/// standard output.
+pub fn tusk_here(args: &[&str]) -> Result<String> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let binary = target.join("release/tusk");
+    let output = Command::new(&binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {}", binary.display()))?;
+    if !output.status.success() {
+        bail!(
+            "tusk {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 /// `tusk plan` of `manifest` for namespace `namespace`, run in the operator's pod: the plan's text.
 pub fn plan(namespace: &str, manifest: &str) -> Result<String> {
     tusk(&["plan", "-n", namespace, "-f", "-"], Some(manifest))

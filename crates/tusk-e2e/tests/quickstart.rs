@@ -3,7 +3,7 @@
 //! cluster CA runs a query from a pod, and so does a pod that takes host, port, database, user and password
 //! from the Secret through `secretKeyRef` (the docs' Keycloak pattern). Then the day-2 commands a user runs
 //! next: `tusk status` shows the primary and the first (replica-create) backup, `tusk backup --type incr`
-//! follows a backup to its end, and `tusk status` shows it.
+//! follows a backup to its end, `tusk status` shows it, and `tusk psql` logs in as the user over TLS.
 
 use std::time::{Duration, Instant};
 use tusk_e2e::{
@@ -244,6 +244,22 @@ fn quickstart_and_connect() {
     let text = tusk_e2e::tusk(&["status", "hippo", "-n", NAMESPACE], None).expect("tusk status");
     assert!(text.contains("Nothing needs attention."), "{text}");
     eprintln!("e2e: tusk status:\n{text}");
+    let whoami = tusk_e2e::tusk_here(&[
+        "psql",
+        "hippo",
+        "-n",
+        NAMESPACE,
+        "--",
+        "-XAt",
+        "-c",
+        "select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()",
+    ])
+    .expect("tusk psql runs a query");
+    assert_eq!(
+        whoami.trim(),
+        "hippo|t",
+        "tusk psql logs in as the user over TLS"
+    );
     eprintln!("e2e: quickstart passed in {:.1?}", started.elapsed());
 }
 

@@ -1,13 +1,9 @@
 //! `tusk connection-info CLUSTER [--user USER]`: how to connect as a user of the cluster, from the user's
 //! Secret `<c>-pguser-<user>` (the docs' keys). The password is shown only with `--show-password`.
 
-use super::{Target, connect};
+use super::{Target, connect, user_secret};
 use clap::Args;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
 use std::process::ExitCode;
-use tusk::naming::names;
-use tusk_api::PostgresCluster;
 
 /// The Secret's keys, in the order they are printed.
 const KEYS: &[&str] = &[
@@ -41,29 +37,13 @@ pub struct ConnectionInfoArgs {
 pub fn run(args: &ConnectionInfoArgs) -> ExitCode {
     super::block_on(async {
         let (client, namespace) = connect(&args.target).await?;
-        let cluster_name = &args.target.cluster;
-        let user = match &args.user {
-            Some(user) => user.clone(),
-            None => {
-                let clusters: Api<PostgresCluster> = Api::namespaced(client.clone(), &namespace);
-                let cluster = clusters.get(cluster_name).await.map_err(|e| {
-                    format!("cannot read PostgresCluster {namespace}/{cluster_name}: {e}")
-                })?;
-                tusk::users::wanted(&cluster)
-                    .first()
-                    .map(|user| user.name.clone())
-                    .ok_or("the cluster has no user")?
-            }
-        };
-        let secrets: Api<Secret> = Api::namespaced(client, &namespace);
-        let name = names::user_secret(cluster_name, &user);
-        let secret = secrets
-            .get_opt(&name)
-            .await
-            .map_err(|e| format!("cannot read Secret {namespace}/{name}: {e}"))?
-            .ok_or_else(|| {
-                format!("no Secret {namespace}/{name}: is {user} in spec.users, and has the operator run?")
-            })?;
+        let secret = user_secret(
+            &client,
+            &namespace,
+            &args.target.cluster,
+            args.user.as_deref(),
+        )
+        .await?;
         let data = secret.data.unwrap_or_default();
         let text = |key: &str| {
             data.get(key)

@@ -6,6 +6,7 @@ mod connection_info;
 mod crd;
 mod operator;
 mod plan;
+mod psql;
 mod render;
 mod restart;
 mod status;
@@ -47,6 +48,8 @@ enum Command {
     /// Hand the primary role to another instance (spec.patroni.switchover and the trigger-switchover
     /// annotation) and wait until it is done.
     Switchover(switchover::SwitchoverArgs),
+    /// Open psql on the primary as one of the cluster's users (through `kubectl exec`, with your rights).
+    Psql(psql::PsqlArgs),
 }
 
 impl Cli {
@@ -62,6 +65,7 @@ impl Cli {
             Command::ConnectionInfo(args) => connection_info::run(&args),
             Command::Status(args) => status::run(&args),
             Command::Switchover(args) => switchover::run(&args),
+            Command::Psql(args) => psql::run(&args),
         }
     }
 }
@@ -97,6 +101,43 @@ async fn connect(target: &Target) -> Result<(kube::Client, String), String> {
         .clone()
         .unwrap_or_else(|| client.default_namespace().to_string());
     Ok((client, namespace))
+}
+
+/// The Secret of `user` of `cluster` in `namespace` (default: the cluster's first user in `spec.users`, or the
+/// default user named after it).
+async fn user_secret(
+    client: &kube::Client,
+    namespace: &str,
+    cluster: &str,
+    user: Option<&str>,
+) -> Result<k8s_openapi::api::core::v1::Secret, String> {
+    let user = match user {
+        Some(user) => user.to_string(),
+        None => {
+            let clusters: kube::Api<tusk_api::PostgresCluster> =
+                kube::Api::namespaced(client.clone(), namespace);
+            let found = clusters
+                .get(cluster)
+                .await
+                .map_err(|e| format!("cannot read PostgresCluster {namespace}/{cluster}: {e}"))?;
+            tusk::users::wanted(&found)
+                .first()
+                .map(|user| user.name.clone())
+                .ok_or("the cluster has no user")?
+        }
+    };
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client.clone(), namespace);
+    let name = tusk::naming::names::user_secret(cluster, &user);
+    secrets
+        .get_opt(&name)
+        .await
+        .map_err(|e| format!("cannot read Secret {namespace}/{name}: {e}"))?
+        .ok_or_else(|| {
+            format!(
+                "no Secret {namespace}/{name}: is {user} in spec.users, and has the operator run?"
+            )
+        })
 }
 
 /// Writes `patch` (a JSON merge patch) into `target`'s PostgresCluster; its API and namespace, for what follows.
