@@ -102,7 +102,7 @@ pub fn psql_in(namespace: &str, pod: &str, sql: &str) -> Result<String> {
 /// Runs `tusk args` in the operator's pod, optionally with `input` on standard input: its image holds the
 /// `tusk` binary of the running operator, and its service account may read (and dry-run) what the day-2
 /// commands need. The command's standard output.
-pub fn tusk(args: &[&str], input: Option<&str>) -> Result<String> {
+pub fn tusk_in_operator_pod(args: &[&str], input: Option<&str>) -> Result<String> {
     let mut command = vec![
         "-n",
         OPERATOR_NAMESPACE,
@@ -141,7 +141,7 @@ pub fn tusk_here(args: &[&str]) -> Result<String> {
 
 /// `tusk plan` of `manifest` for namespace `namespace`, run in the operator's pod: the plan's text.
 pub fn plan(namespace: &str, manifest: &str) -> Result<String> {
-    tusk(&["plan", "-n", namespace, "-f", "-"], Some(manifest))
+    tusk_in_operator_pod(&["plan", "-n", namespace, "-f", "-"], Some(manifest))
 }
 
 /// Patches PostgresCluster `cluster` in `namespace` with `patch` of `kind` (`merge` or `json`).

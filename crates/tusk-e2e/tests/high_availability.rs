@@ -130,17 +130,14 @@ fn failover_with_and_without_the_operator() {
     wait_for_return_as_replica(&promoted);
 
     let asked = Instant::now();
-    let answer = tusk_e2e::tusk(
-        &[
-            "switchover",
-            "hippo",
-            "-n",
-            NAMESPACE,
-            "--to",
-            &promoted.instance,
-        ],
-        None,
-    )
+    let answer = tusk_e2e::tusk_here(&[
+        "switchover",
+        "hippo",
+        "-n",
+        NAMESPACE,
+        "--to",
+        &promoted.instance,
+    ])
     .expect("tusk switchover succeeds");
     assert!(
         answer.contains(&format!("the primary is {}", promoted.pod)),
@@ -150,7 +147,7 @@ fn failover_with_and_without_the_operator() {
         "tusk status to show the new primary and the old one as a replica",
         Duration::from_secs(60),
         || {
-            let text = tusk_e2e::tusk(&["status", "hippo", "-n", NAMESPACE, "-o", "json"], None)?;
+            let text = tusk_e2e::tusk_here(&["status", "hippo", "-n", NAMESPACE, "-o", "json"])?;
             let status: serde_json::Value = serde_json::from_str(&text)?;
             let roles = (
                 &status["members"][0]["pod"],

@@ -227,11 +227,8 @@ fn quickstart_and_connect() {
     );
 
     let asked = Instant::now();
-    let backup = tusk_e2e::tusk(
-        &["backup", "hippo", "-n", NAMESPACE, "--type", "incr"],
-        None,
-    )
-    .expect("tusk backup follows the backup to its end");
+    let backup = tusk_e2e::tusk_here(&["backup", "hippo", "-n", NAMESPACE, "--type", "incr"])
+        .expect("tusk backup follows the backup to its end");
     assert!(backup.contains("succeeded after"), "{backup}");
     eprintln!(
         "e2e: tusk backup --type incr succeeded in {:.1?}:\n{backup}",
@@ -241,7 +238,7 @@ fn quickstart_and_connect() {
         backup_types(status) == ["incr", "full"] && status["problems"] == serde_json::json!([])
     });
     assert_eq!(both["repositories"][0]["stanzaCreated"], true, "{both:#}");
-    let text = tusk_e2e::tusk(&["status", "hippo", "-n", NAMESPACE], None).expect("tusk status");
+    let text = tusk_e2e::tusk_here(&["status", "hippo", "-n", NAMESPACE]).expect("tusk status");
     assert!(text.contains("Nothing needs attention."), "{text}");
     eprintln!("e2e: tusk status:\n{text}");
     let whoami = tusk_e2e::tusk_here(&[
@@ -269,7 +266,7 @@ fn status_when(what: &str, ready: impl Fn(&serde_json::Value) -> bool) -> serde_
         &format!("tusk status to show {what}"),
         Duration::from_secs(120),
         || {
-            let text = tusk_e2e::tusk(&["status", "hippo", "-n", NAMESPACE, "-o", "json"], None)?;
+            let text = tusk_e2e::tusk_here(&["status", "hippo", "-n", NAMESPACE, "-o", "json"])?;
             let status: serde_json::Value = serde_json::from_str(&text)?;
             Ok(ready(&status).then_some(status))
         },
