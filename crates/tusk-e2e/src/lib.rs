@@ -144,6 +144,22 @@ pub fn plan(namespace: &str, manifest: &str) -> Result<String> {
     tusk_in_operator_pod(&["plan", "-n", namespace, "-f", "-"], Some(manifest))
 }
 
+/// The messages of the Events in `namespace` that match `fields`, a field selector such as
+/// `type=Warning,reason=SourceNotFound`.
+pub fn event_messages(namespace: &str, fields: &str) -> Result<Vec<String>> {
+    let listed = kubectl(&[
+        "-n",
+        namespace,
+        "get",
+        "events",
+        "--field-selector",
+        fields,
+        "-o",
+        r#"jsonpath={range .items[*]}{.message}{"\n"}{end}"#,
+    ])?;
+    Ok(listed.lines().map(str::to_string).collect())
+}
+
 /// Patches PostgresCluster `cluster` in `namespace` with `patch` of `kind` (`merge` or `json`).
 pub fn patch_cluster(namespace: &str, cluster: &str, kind: &str, patch: &str) -> Result<String> {
     kubectl(&[

@@ -330,18 +330,8 @@ fn clones_have_the_archived_rows_and_point_in_time_recovery_stops_at_the_target(
     ])
     .expect("pods");
     assert_eq!(ghost_pods.trim(), "", "and starts no instance");
-    let events = kubectl(&[
-        "-n",
-        NAMESPACE,
-        "get",
-        "events",
-        "--field-selector",
-        "reason=SourceNotFound",
-        "-o",
-        "name",
-    ])
-    .expect("events");
-    assert!(!events.trim().is_empty(), "a Warning Event says why");
+    let events = tusk_e2e::event_messages(NAMESPACE, "reason=SourceNotFound").expect("events");
+    assert!(!events.is_empty(), "a Warning Event says why");
     assert_eq!(
         rows(NAMESPACE, &hippo_leader.pod),
         all,

@@ -15,8 +15,8 @@ use tusk_e2e::client::{Client, Target};
 use tusk_e2e::hippo::{self, Instance};
 use tusk_e2e::writer::{self, Writer};
 use tusk_e2e::{
-    HostPsql, Namespace, condition, get_json, install_operator, kubectl, kubectl_with,
-    patch_cluster, require_cluster, secret_field, wait_for,
+    HostPsql, Namespace, condition, get_json, install_operator, kubectl_with, patch_cluster,
+    require_cluster, secret_field, wait_for,
 };
 
 const NAMESPACE: &str = "tusk-e2e-custom-tls";
@@ -285,19 +285,10 @@ fn custom_tls_and_its_rotation() {
         "{bouncer:?}"
     );
     assert!(bouncer.message.contains("hippo-pgbouncer"), "{bouncer:?}");
-    let events = kubectl(&[
-        "-n",
-        NAMESPACE,
-        "get",
-        "events",
-        "--field-selector",
-        "type=Warning,reason=CertificateNameMismatch",
-        "-o",
-        "name",
-    ])
-    .expect("events");
+    let events = tusk_e2e::event_messages(NAMESPACE, "type=Warning,reason=CertificateNameMismatch")
+        .expect("events");
     assert!(
-        !events.trim().is_empty(),
+        !events.is_empty(),
         "a Warning Event about PgBouncer's certificate"
     );
 
@@ -329,21 +320,8 @@ fn custom_tls_and_its_rotation() {
         before,
         "no instance pod restarted or replaced by the rotation"
     );
-    let reloaded = kubectl(&[
-        "-n",
-        NAMESPACE,
-        "get",
-        "events",
-        "--field-selector",
-        "reason=CustomTLSReloaded",
-        "-o",
-        "name",
-    ])
-    .expect("events");
-    assert!(
-        !reloaded.trim().is_empty(),
-        "the operator reported the reload"
-    );
+    let reloaded = tusk_e2e::event_messages(NAMESPACE, "reason=CustomTLSReloaded").expect("events");
+    assert!(!reloaded.is_empty(), "the operator reported the reload");
 
     // Another Secret: the instances roll and then serve its certificate.
     apply(&ca.secret(NEXT_SECRET, "hippo-primary", &server_names(), 0x1003));

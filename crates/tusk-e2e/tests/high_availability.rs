@@ -170,18 +170,13 @@ fn failover_with_and_without_the_operator() {
         asked.elapsed(),
         answer.trim()
     );
-    let events = kubectl(&[
-        "-n",
-        NAMESPACE,
-        "get",
-        "events",
-        "--field-selector",
-        "reason=Switchover",
-        "-o",
-        "jsonpath={.items[*].message}",
-    ])
-    .expect("events");
-    assert!(events.contains("Switchover "), "{events}");
+    let events = tusk_e2e::event_messages(NAMESPACE, "reason=Switchover").expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|message| message.starts_with("Switchover ")),
+        "{events:?}"
+    );
 
     let log = writer.stop().expect("the writer stops");
     let lost = log.lost(&writer::rows(&client).expect("the rows read"));

@@ -203,21 +203,8 @@ fn an_in_place_restore_brings_the_cluster_back_to_the_target_time() {
         "streaming"
     };
     eprintln!("e2e: the replica rejoined the new timeline by {healed_by}");
-    let events = kubectl(&[
-        "-n",
-        NAMESPACE,
-        "get",
-        "events",
-        "--field-selector",
-        "reason=RestoreComplete",
-        "-o",
-        "name",
-    ])
-    .expect("events");
-    assert!(
-        !events.trim().is_empty(),
-        "an Event says the restore is complete"
-    );
+    let events = tusk_e2e::event_messages(NAMESPACE, "reason=RestoreComplete").expect("events");
+    assert!(!events.is_empty(), "an Event says the restore is complete");
 
     let running = pod_uids();
     patch_cluster(
