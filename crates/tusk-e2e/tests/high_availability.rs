@@ -144,7 +144,7 @@ fn failover_with_and_without_the_operator() {
         "{answer}"
     );
     let status = wait_for(
-        "tusk status to show the new primary and the old one as a replica",
+        "tusk status to show the new primary and the old one as a running replica",
         Duration::from_secs(60),
         || {
             let text = tusk_e2e::tusk_here(&["status", "hippo", "-n", NAMESPACE, "-o", "json"])?;
@@ -158,7 +158,8 @@ fn failover_with_and_without_the_operator() {
             let wanted = roles.0 == promoted.pod.as_str()
                 && roles.1 == "primary"
                 && roles.2 == again.pod.as_str()
-                && roles.3 == "replica";
+                && roles.3 == "replica"
+                && status["members"][1]["state"] == "running";
             Ok(wanted.then_some(status))
         },
     )
