@@ -387,6 +387,7 @@ fn single_namespace_kustomize_install_reconciles_its_namespace_alone() {
 
     let manifest = hippo::manifest(1, "");
     other.apply(&manifest).expect("hippo applies elsewhere");
+    let applied_elsewhere = Instant::now();
     own.apply(&manifest).expect("hippo applies");
     let (leader, _) = wait_for_roles(SINGLE, 0, Duration::from_secs(300))
         .expect("hippo becomes Ready under the single-namespace operator");
@@ -396,7 +397,8 @@ fn single_namespace_kustomize_install_reconciles_its_namespace_alone() {
         started.elapsed()
     );
     // By now the operator has reconciled its own cluster many times: one in another namespace that it
-    // watched would have objects and a status too.
+    // watched (applied first) would have objects and a status too. Give it 20 s at least.
+    std::thread::sleep(Duration::from_secs(20).saturating_sub(applied_elsewhere.elapsed()));
     let elsewhere = kubectl(&[
         "-n",
         OTHER,
