@@ -69,6 +69,21 @@ pub const MONITORING: BinarySet = BinarySet {
     tags: "remove_all_sd,enable_kubernetes_sd",
 };
 
+/// Helm, for the chart in `deploy/helm/tusk`: `helm lint` in `cargo xtask test`, install and upgrade in the
+/// end-to-end tests (on the `PATH` of `cargo xtask cluster env`).
+pub const HELM: BinarySet = BinarySet {
+    name: "helm-bin",
+    description: "Helm",
+    binaries: &[GoBinary {
+        name: "helm",
+        module: "helm",
+        package: "helm.sh/helm/v3/cmd/helm",
+        kubernetes_version: false,
+    }],
+    static_link: true,
+    tags: "",
+};
+
 /// Prometheus and promtool, from one wrapper module.
 pub const MONITORING_BINARIES: &[GoBinary] = &[
     GoBinary {

@@ -6,6 +6,7 @@ mod cargo;
 mod cluster;
 mod demo;
 mod gomod;
+mod helm;
 mod images;
 mod monitoring;
 mod test;

@@ -1,7 +1,7 @@
 //! `cargo xtask test`: every check and test tier, in order, with a summary of what each step took.
 
 use crate::cargo::cargo;
-use crate::{cluster, monitoring, testbed};
+use crate::{cluster, helm, monitoring, testbed};
 use anyhow::{Result, bail};
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,7 @@ pub fn run() -> Result<()> {
         "monitoring stack: config, alert rules and their tests (promtool)",
         monitoring::check,
     );
+    steps.run("Helm chart: helm lint, both install modes", helm::check);
     steps.run("unit and integration tests (cargo test)", || {
         let mut test = cargo();
         test.args([

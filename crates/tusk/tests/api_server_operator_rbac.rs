@@ -3,6 +3,8 @@
 //! Lease. And it is little: no `pods/exec`, no wildcards, deletes only of the kinds a smaller spec removes (and
 //! outdated pods in a rolling update), and
 //! Leases only in the operator's namespace. `deploy/install` (namespace, CRD, RBAC, Deployment) applies as is.
+//! `deploy/install-single-namespace` (a Role instead of the ClusterRole) is enough for the operator limited to
+//! its own namespace, and grants nothing elsewhere.
 
 mod common;
 
@@ -29,18 +31,7 @@ async fn the_operator_needs_no_more_than_its_cluster_role() {
     let plane = common::api_server::control_plane_with_crd().await;
     let clusters: Api<PostgresCluster> =
         common::api_server::typed_postgresclusters(&plane, "zoo").await;
-    let install = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/install");
-    let applied = plane
-        .kubectl()
-        .args(["apply", "--server-side", "--force-conflicts", "-k"])
-        .arg(&install)
-        .output()
-        .expect("kubectl runs");
-    assert!(
-        applied.status.success(),
-        "{}",
-        String::from_utf8_lossy(&applied.stderr)
-    );
+    apply_install(&plane, "install");
     let deployments: Api<Deployment> =
         Api::namespaced(plane.client().await.unwrap(), "postgres-operator");
     assert!(
@@ -88,6 +79,13 @@ async fn the_operator_needs_no_more_than_its_cluster_role() {
         "no Lease outside the operator's namespace"
     );
 
+    create_hippo_and_broken(&clusters).await;
+    built_as_operator(&plane, "zoo").await;
+    controller.abort();
+}
+
+/// Creates the docs' hippo (two instances) and `broken` (a schedule that is not cron) through `clusters`.
+async fn create_hippo_and_broken(clusters: &Api<PostgresCluster>) {
     let hippo = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hippo/postgres.yaml"),
     )
@@ -107,11 +105,14 @@ async fn the_operator_needs_no_more_than_its_cluster_role() {
             .await
             .expect("created");
     }
+}
 
+/// Waits (30 s at most) until the operator made in `namespace` all that [`missing`] looks for.
+async fn built_as_operator(plane: &tusk_testenv::ControlPlane, namespace: &str) {
     let client = plane.client().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let missing = missing(&client).await;
+        let missing = missing(&client, namespace).await;
         if missing.is_empty() {
             break;
         }
@@ -121,6 +122,76 @@ async fn the_operator_needs_no_more_than_its_cluster_role() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// `kubectl apply --server-side -k deploy/<install>` on `plane`.
+fn apply_install(plane: &tusk_testenv::ControlPlane, install: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy")
+        .join(install);
+    let applied = plane
+        .kubectl()
+        .args(["apply", "--server-side", "--force-conflicts", "-k"])
+        .arg(&path)
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+}
+
+/// `deploy/install-single-namespace`: with a Role and RoleBinding in `postgres-operator` and nothing
+/// cluster-wide, the controller limited to that namespace (`PGO_TARGET_NAMESPACE`) still makes every object,
+/// status and event there, and cannot read anything of another namespace, whose cluster it leaves alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_single_namespace_operator_needs_nothing_outside_its_namespace() {
+    let plane = common::api_server::control_plane_with_crd().await;
+    let elsewhere: Api<PostgresCluster> =
+        common::api_server::typed_postgresclusters(&plane, "zoo").await;
+    apply_install(&plane, "install-single-namespace");
+    let admin = plane.client().await.unwrap();
+    let cluster_roles: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> =
+        Api::all(admin.clone());
+    assert!(
+        cluster_roles
+            .get_opt("tusk-operator")
+            .await
+            .unwrap()
+            .is_none(),
+        "no ClusterRoleBinding in the single-namespace install"
+    );
+
+    let operator = plane
+        .client_as(OPERATOR, &OPERATOR_GROUPS)
+        .await
+        .expect("an impersonating client");
+    let forbidden = |result: Result<_, kube::Error>| matches!(result, Err(kube::Error::Api(status)) if status.code == 403);
+    let everywhere: Api<PostgresCluster> = Api::all(operator.clone());
+    assert!(forbidden(
+        everywhere.list(&Default::default()).await.map(|_| ())
+    ));
+    let secrets_elsewhere: Api<Secret> = Api::namespaced(operator.clone(), "zoo");
+    assert!(forbidden(
+        secrets_elsewhere
+            .list(&Default::default())
+            .await
+            .map(|_| ())
+    ));
+
+    let controller = tokio::spawn(tusk::controller::run(
+        operator.clone(),
+        Some("postgres-operator"),
+    ));
+    let own: Api<PostgresCluster> = Api::namespaced(admin.clone(), "postgres-operator");
+    create_hippo_and_broken(&own).await;
+    create_hippo_and_broken(&elsewhere).await;
+    built_as_operator(&plane, "postgres-operator").await;
+    let services: Api<Service> = Api::namespaced(admin.clone(), "zoo");
+    assert!(services.get_opt("hippo-primary").await.unwrap().is_none());
+    let untouched = elsewhere.get("hippo").await.unwrap();
+    assert!(untouched.status.is_none(), "{:?}", untouched.status);
     controller.abort();
 }
 
@@ -173,26 +244,26 @@ fn the_cluster_role_grants_no_exec_no_wildcard_and_deletes_only_what_a_smaller_s
     }
 }
 
-/// What the operator should have made in `zoo` and has not yet.
-async fn missing(client: &kube::Client) -> Vec<&'static str> {
+/// What the operator should have made in `namespace` and has not yet.
+async fn missing(client: &kube::Client, namespace: &str) -> Vec<&'static str> {
     let mut missing = Vec::new();
-    let services: Api<Service> = Api::namespaced(client.clone(), "zoo");
+    let services: Api<Service> = Api::namespaced(client.clone(), namespace);
     if !matches!(services.get_opt("hippo-primary").await, Ok(Some(_))) {
         missing.push("Service hippo-primary");
     }
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), "zoo");
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     if !matches!(secrets.get_opt("hippo-pguser-hippo").await, Ok(Some(_))) {
         missing.push("Secret hippo-pguser-hippo");
     }
-    let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), "zoo");
+    let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), namespace);
     if !matches!(bindings.get_opt("hippo-instance").await, Ok(Some(_))) {
         missing.push("RoleBinding hippo-instance");
     }
-    let budgets: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), "zoo");
+    let budgets: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), namespace);
     if !matches!(budgets.get_opt("hippo-set-instance1").await, Ok(Some(_))) {
         missing.push("PodDisruptionBudget hippo-set-instance1");
     }
-    let clusters: Api<PostgresCluster> = Api::namespaced(client.clone(), "zoo");
+    let clusters: Api<PostgresCluster> = Api::namespaced(client.clone(), namespace);
     let reported = clusters
         .get("hippo")
         .await
@@ -202,7 +273,7 @@ async fn missing(client: &kube::Client) -> Vec<&'static str> {
     if reported.is_none() {
         missing.push("status of hippo");
     }
-    let events: Api<Event> = Api::namespaced(client.clone(), "zoo");
+    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
     let listed = events
         .list(&Default::default())
         .await

@@ -50,6 +50,8 @@ pub struct Layout {
     pub testbed_bin: PathBuf,
     /// The other binaries.
     pub cluster_bin: PathBuf,
+    /// Helm, for the end-to-end tests of the chart.
+    pub helm_bin: PathBuf,
 }
 
 impl Layout {
@@ -58,12 +60,17 @@ impl Layout {
         let state = std::env::var_os("TUSK_CLUSTER_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/var/lib/tusk-cluster"));
-        let (testbed_bin, cluster_bin) = if build {
-            (testbed::build()?, testbed::build_set(&gomod::CLUSTER)?)
+        let (testbed_bin, cluster_bin, helm_bin) = if build {
+            (
+                testbed::build()?,
+                testbed::build_set(&gomod::CLUSTER)?,
+                testbed::build_set(&gomod::HELM)?,
+            )
         } else {
             (
                 testbed::cached_dir(&gomod::TESTBED)?,
                 testbed::cached_dir(&gomod::CLUSTER)?,
+                testbed::cached_dir(&gomod::HELM)?,
             )
         };
         Ok(Layout {
@@ -71,6 +78,7 @@ impl Layout {
             run: PathBuf::from("/run/tusk-cluster"),
             testbed_bin,
             cluster_bin,
+            helm_bin,
         })
     }
 
@@ -352,28 +360,38 @@ fn e2e(layout: &Layout) -> Result<()> {
     Ok(())
 }
 
-/// `command` with `KUBECONFIG` and `PATH` as `cluster env` sets them.
+/// `command` with `KUBECONFIG`, `CONTAINERD_ADDRESS` (for `ctr`) and `PATH` as `cluster env` sets them.
 pub fn with_env<'a>(command: &'a mut Command, layout: &Layout) -> Result<&'a mut Command> {
     let path = std::env::join_paths(
-        [layout.testbed_bin.clone(), layout.cluster_bin.clone()]
-            .into_iter()
-            .chain(std::env::split_paths(
-                &std::env::var_os("PATH").unwrap_or_default(),
-            )),
+        [
+            layout.testbed_bin.clone(),
+            layout.cluster_bin.clone(),
+            layout.helm_bin.clone(),
+        ]
+        .into_iter()
+        .chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )),
     )?;
     Ok(command
         .env("KUBECONFIG", layout.admin_kubeconfig())
+        .env("CONTAINERD_ADDRESS", layout.containerd_socket())
         .env("PATH", path))
 }
 
-/// `cluster env`: shell lines that point `kubectl` at the cluster.
+/// `cluster env`: shell lines that point `kubectl`, `helm` and `ctr` at the cluster.
 pub fn env() -> Result<()> {
     let layout = Layout::new(false)?;
     println!("export KUBECONFIG={}", layout.admin_kubeconfig().display());
     println!(
-        "export PATH={}:{}:\"$PATH\"",
+        "export CONTAINERD_ADDRESS={}",
+        layout.containerd_socket().display()
+    );
+    println!(
+        "export PATH={}:{}:{}:\"$PATH\"",
         layout.testbed_bin.display(),
-        layout.cluster_bin.display()
+        layout.cluster_bin.display(),
+        layout.helm_bin.display()
     );
     Ok(())
 }
