@@ -5,6 +5,7 @@ mod cache;
 mod cargo;
 mod cluster;
 mod demo;
+mod docs;
 mod gomod;
 mod helm;
 mod images;
@@ -42,6 +43,8 @@ enum Command {
     },
     /// Run every test tier, building first whatever the tests need.
     Test,
+    /// Check the user book's links (docs/src) and build it with mdbook when mdbook is installed.
+    Docs,
     /// Check deploy/monitoring offline with promtool: its configuration, alert rules and their unit tests.
     CheckMonitoring,
     /// A real single-node Kubernetes on this machine, for the end-to-end tests (as root).
@@ -89,6 +92,7 @@ fn main() -> Result<()> {
         Command::Bench { arguments } => bench::run(&arguments),
         Command::BenchBackup { arguments } => bench::backup(&arguments),
         Command::Test => test::run(),
+        Command::Docs => docs::run(),
         Command::CheckMonitoring => {
             if monitoring::check()? {
                 Ok(())

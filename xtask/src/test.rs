@@ -1,7 +1,7 @@
 //! `cargo xtask test`: every check and test tier, in order, with a summary of what each step took.
 
 use crate::cargo::cargo;
-use crate::{cluster, helm, monitoring, testbed};
+use crate::{cluster, docs, helm, monitoring, testbed};
 use anyhow::{Result, bail};
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,7 @@ pub fn run() -> Result<()> {
             .status()?
             .success())
     });
+    steps.run("user book: its links resolve (docs/src)", docs::check_links);
     let mut bin = None;
     steps.run("test bed (etcd, kube-apiserver, kubectl)", || {
         bin = Some(testbed::build()?);

@@ -10,6 +10,7 @@
 //! fails. Without a cluster the tests fail, saying how to get one; they never skip.
 
 pub mod client;
+pub mod docs;
 pub mod hippo;
 pub mod objstore;
 pub mod pgbackrest;

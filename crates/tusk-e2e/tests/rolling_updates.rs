@@ -128,7 +128,7 @@ fn rolling_updates_with_a_controlled_switchover() {
         planned.ends_with("2 instances restart, with one switchover.\n"),
         "{planned}"
     );
-    // The docs' other two examples (docs/plan.md), planned and not applied: a new user, a second repository.
+    // The docs' other two examples (docs/src/guide/plan.md), planned and not applied: a new user, a second repository.
     let rhino = tusk_e2e::plan(
         NAMESPACE,
         &hippo::manifest(2, "  users: [{name: rhino, databases: [zoo]}]"),

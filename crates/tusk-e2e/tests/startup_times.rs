@@ -1,4 +1,4 @@
-//! Figures for `docs/performance.md` (issue #5): the time from `kubectl apply` to a ready cluster, for the docs'
+//! Figures for `docs/src/development/performance.md` (issue #5): the time from `kubectl apply` to a ready cluster, for the docs'
 //! hippo with one instance and with three. Ready means every instance pod Ready, one of them Patroni's leader,
 //! and the user Secret present; the test fails when that does not happen within the time PGO users would
 //! tolerate.

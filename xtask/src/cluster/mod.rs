@@ -1,7 +1,7 @@
 //! `cargo xtask cluster up|down|status|env`: a real single-node Kubernetes on this machine, made only of
 //! upstream components: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kube-proxy
 //! built from their Go modules, Debian's containerd and runc, the CNI bridge plugin, CoreDNS and rancher's
-//! local-path provisioner, with images built locally from Debian packages (see docs/local-kubernetes.md).
+//! local-path provisioner, with images built locally from Debian packages (see docs/src/development/local-kubernetes.md).
 
 mod addons;
 mod config;

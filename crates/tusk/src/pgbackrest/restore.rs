@@ -210,7 +210,7 @@ pub struct Source<'a> {
 
 /// The source's repository volume, which the restore Job mounts (read-only) when the source is in the cluster's
 /// namespace: the backup is read from it directly rather than through the source's repository host's TLS
-/// server (`docs/performance.md`). The Job then runs on the repository host's node, where the volume is.
+/// server (`docs/src/development/performance.md`). The Job then runs on the repository host's node, where the volume is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepoVolume {
     /// The source cluster's name.
