@@ -1,10 +1,11 @@
 //! Issue #7, the monitoring stack (docs: Monitoring): `deploy/monitoring` installed into the test's namespace
 //! (its configuration unchanged but for shorter scrape intervals and `for:` durations) beside hippo with two
 //! instances and the exporter. Prometheus, discovering pods through the Kubernetes API, scrapes every instance
-//! (healthy targets, `pg_up` and `ccp_*` series with PGO's labels) and the operator's own metrics; every PromQL
-//! of the dashboards in `deploy/monitoring/dashboards` returns series; and with PostgreSQL stopped on the
-//! replica (Patroni paused and the operator stopped, so nothing restarts it), `PGIsUp` fires for that pod and
-//! Alertmanager has it.
+//! (healthy targets, `pg_up` and `ccp_*` series with PGO's labels), the operator's own metrics and the node's
+//! kubelet (cAdvisor's series of hippo's containers, the volume statistics of its instance volumes, and
+//! PGDiskSize's expression joining those to the instances' pods); every PromQL of the dashboards in
+//! `deploy/monitoring/dashboards` returns series; and with PostgreSQL stopped on the replica (Patroni paused
+//! and the operator stopped, so nothing restarts it), `PGIsUp` fires for that pod and Alertmanager has it.
 
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -15,9 +16,14 @@ use tusk_e2e::{OperatorStopped, kubectl, repo_root, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-monitoring-stack";
 
+/// The exporter, and volumes the local-path provisioner makes as `local` PersistentVolumes (its annotation
+/// `volumeType` on every claim): the kubelet has no statistics for its default `hostPath` volumes.
 const MONITORING: &str = "  monitoring:
     pgmonitor:
       exporter: {}
+  metadata:
+    annotations:
+      volumeType: local
 ";
 
 /// The shortened `for:` of the test's alert rules (the shipped rules wait 60 s, as PGO's do).
@@ -185,20 +191,125 @@ fn patronictl(pod: &str, args: &[&str]) -> anyhow::Result<String> {
     kubectl(&command)
 }
 
-/// The exporter targets of this namespace: pod name to health.
-fn exporter_targets() -> anyhow::Result<Vec<(String, String)>> {
+/// The active targets of `job`: their labels and health.
+fn targets(job: &str) -> anyhow::Result<Vec<(Value, String)>> {
     let targets = service_get("prometheus", 9090, "/api/v1/targets?state=active")?;
     Ok(targets["data"]["activeTargets"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|t| t["labels"]["job"] == "crunchy-postgres-exporter")
-        .filter(|t| t["labels"]["kubernetes_namespace"] == NAMESPACE)
+        .filter(|t| t["labels"]["job"] == job)
         .map(|t| {
-            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-            (text(&t["labels"]["pod"]), text(&t["health"]))
+            let health = t["health"].as_str().unwrap_or_default().to_string();
+            (t["labels"].clone(), health)
         })
         .collect())
+}
+
+/// The exporter targets of this namespace: pod name to health.
+fn exporter_targets() -> anyhow::Result<Vec<(String, String)>> {
+    Ok(targets("crunchy-postgres-exporter")?
+        .into_iter()
+        .filter(|(labels, _)| labels["kubernetes_namespace"] == NAMESPACE)
+        .map(|(labels, health)| (label_text(&labels, "pod"), health))
+        .collect())
+}
+
+fn label_text(labels: &Value, name: &str) -> String {
+    labels[name].as_str().unwrap_or_default().to_string()
+}
+
+/// The expression of the first rule named `alert` in `deploy/monitoring/alert-rules.yml`, its threshold
+/// (` > N` at the end) cut off.
+fn alert_expression(alert: &str) -> String {
+    let rules = std::fs::read_to_string(repo_root().join("deploy/monitoring/alert-rules.yml"))
+        .expect("read");
+    let rule = rules
+        .split("- alert: ")
+        .find(|rule| rule.starts_with(&format!("{alert}\n")))
+        .expect("the rule");
+    let expr = rule
+        .split_once("expr: |-\n")
+        .expect("a block expression")
+        .1
+        .split("\n        for:")
+        .next()
+        .expect("the expression");
+    let (kept, threshold) = expr.trim_end().rsplit_once(" > ").expect("a threshold");
+    assert!(threshold.parse::<f64>().is_ok(), "{threshold}");
+    kept.to_string()
+}
+
+/// The kubelet's series of hippo: both kubelet jobs healthy, cAdvisor's series of every instance's database
+/// container, the volume statistics of every instance's pgdata volume labelled with the instance, and
+/// PGDiskSize's expression giving each of those volumes its pod and cluster.
+fn check_kubelet_series(leader: &Instance, replica: &Instance) {
+    for job in ["kubelet-cadvisor", "kubelet"] {
+        let found = wait_for(
+            &format!("the {job} targets healthy"),
+            Duration::from_secs(60),
+            || {
+                let found = targets(job)?;
+                Ok(
+                    (!found.is_empty() && found.iter().all(|(_, health)| health == "up"))
+                        .then_some(found),
+                )
+            },
+        )
+        .expect("Prometheus scrapes the kubelet");
+        let nodes: Vec<String> = found.iter().map(|(l, _)| label_text(l, "node")).collect();
+        assert!(nodes.iter().all(|n| !n.is_empty()), "{job}: {nodes:?}");
+    }
+    let pods = BTreeSet::from([leader.pod.as_str(), replica.pod.as_str()]);
+    let memory = series(
+        &format!(
+            "container_memory_working_set_bytes{{kubernetes_namespace=\"{NAMESPACE}\",container=\"database\"}}"
+        ),
+        Duration::from_secs(60),
+    );
+    let found: BTreeSet<&str> = memory.iter().map(|s| label(s, "pod")).collect();
+    assert_eq!(found, pods, "cAdvisor's series of each database container");
+    let network = series(
+        &format!("container_network_receive_bytes_total{{kubernetes_namespace=\"{NAMESPACE}\"}}"),
+        Duration::from_secs(60),
+    );
+    let found: BTreeSet<&str> = network.iter().map(|s| label(s, "pod")).collect();
+    assert!(
+        found.is_superset(&pods),
+        "network series of each pod: {found:?}"
+    );
+
+    let used = series(
+        &format!(
+            "kubelet_volume_stats_used_bytes{{kubernetes_namespace=\"{NAMESPACE}\",volume=\"pgdata\"}}"
+        ),
+        Duration::from_secs(120),
+    );
+    let instances: BTreeSet<&str> = used.iter().map(|s| label(s, "deployment")).collect();
+    assert_eq!(
+        instances,
+        BTreeSet::from([leader.instance.as_str(), replica.instance.as_str()]),
+        "the volume statistics of each instance's pgdata volume"
+    );
+    let disk = alert_expression("PGDiskSize");
+    let full = series(&disk, Duration::from_secs(60));
+    let hippo = format!("{NAMESPACE}:hippo");
+    let data: Vec<&Value> = full
+        .iter()
+        .filter(|s| label(s, "pg_cluster") == hippo && label(s, "volume") == "pgdata")
+        .collect();
+    let found: BTreeSet<&str> = data.iter().map(|s| label(s, "pod")).collect();
+    assert_eq!(
+        found, pods,
+        "PGDiskSize's expression names each instance's pod: {full:?}"
+    );
+    for sample in data {
+        let percent: f64 = sample["value"][1]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .expect("a number");
+        assert!((0.0..=100.0).contains(&percent), "{sample}");
+    }
 }
 
 fn check_instance_series(leader: &Instance, replica: &Instance) {
@@ -291,6 +402,12 @@ fn prometheus_scrapes_every_instance_and_the_operator_alerts_fire_and_every_dash
     check_instance_series(&leader, replica);
     eprintln!(
         "e2e: both instances scraped with pg_up 1 and ccp_* series {:.1?} after the install",
+        installed.elapsed()
+    );
+
+    check_kubelet_series(&leader, replica);
+    eprintln!(
+        "e2e: the kubelet's cAdvisor and volume series of both instances {:.1?} after the install",
         installed.elapsed()
     );
 

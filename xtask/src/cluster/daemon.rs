@@ -145,6 +145,9 @@ pub fn all(layout: &Layout) -> Vec<Daemon> {
                 format!("--root-dir={}", layout.kubelet_root().display()),
                 format!("--hostname-override={}", super::NODE),
                 format!("--node-ip={NODE_IP}"),
+                // cAdvisor (the kubelet's /metrics/cadvisor) finds containerd here: without it, it knows the
+                // pods' cgroups but not which pod and container they are (series without pod labels).
+                format!("--containerd={}", layout.containerd_socket().display()),
                 "--v=1".into(),
             ],
             health: Health::Url("http://127.0.0.1:10248/healthz".into()),

@@ -141,9 +141,12 @@ mod tests {
         series
     }
 
-    /// Every `ccp_*` name in `text`.
-    fn ccp_names(text: &str) -> Vec<&str> {
-        text.match_indices("ccp_")
+    /// Every name in `text` that starts with `prefix`.
+    fn names_with<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+        text.match_indices(prefix)
+            .filter(|(start, _)| {
+                !text[..*start].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            })
             .map(|(start, _)| {
                 let rest = &text[start..];
                 let end = rest
@@ -154,24 +157,100 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn the_monitoring_stacks_rules_and_dashboards_read_only_series_the_queries_produce() {
+    /// The kubelet's series the stack reads in place of pgnodemx (jobs `kubelet-cadvisor` and `kubelet` of
+    /// `prometheus.yml`): not the exporter's, so listed here by name.
+    const KUBELET_SERIES: &[&str] = &[
+        "container_cpu_usage_seconds_total",
+        "container_memory_cache",
+        "container_memory_rss",
+        "container_memory_working_set_bytes",
+        "container_network_receive_bytes_total",
+        "container_network_receive_errors_total",
+        "container_network_receive_packets_dropped_total",
+        "container_network_transmit_bytes_total",
+        "container_network_transmit_errors_total",
+        "container_network_transmit_packets_dropped_total",
+        "container_spec_cpu_period",
+        "container_spec_cpu_quota",
+        "container_spec_cpu_shares",
+        "container_spec_memory_limit_bytes",
+        "kubelet_volume_stats_capacity_bytes",
+        "kubelet_volume_stats_used_bytes",
+    ];
+
+    /// Whether the keep rule `regex` of a scrape job keeps the series `name` (Prometheus anchors the regex).
+    fn keeps(regex: &str, name: &str) -> bool {
+        regex::Regex::new(&format!("^(?:{regex})$"))
+            .expect("a valid regex")
+            .is_match(name)
+    }
+
+    /// The text of the alert rules and of every dashboard.
+    fn stack_files() -> Vec<(std::path::PathBuf, String)> {
         let stack =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/monitoring");
-        let produced = produced_series();
         let mut files = vec![stack.join("alert-rules.yml")];
         for entry in std::fs::read_dir(stack.join("dashboards")).expect("dashboards") {
             files.push(entry.expect("entry").path());
         }
+        files
+            .into_iter()
+            .map(|file| {
+                let text = std::fs::read_to_string(&file).expect("readable");
+                (file, text)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_monitoring_stacks_rules_and_dashboards_read_only_series_the_queries_produce() {
+        let produced = produced_series();
         let mut read = 0;
-        for file in files {
-            let text = std::fs::read_to_string(&file).expect("readable");
-            for name in ccp_names(&text) {
+        for (file, text) in stack_files() {
+            for name in names_with(&text, "ccp_") {
                 assert!(produced.contains(name), "{}: {name}", file.display());
                 read += 1;
             }
         }
         assert!(read > 20, "the rules and dashboards read ccp_* series");
+    }
+
+    #[test]
+    fn the_kubelet_series_the_stack_reads_are_the_listed_ones_and_the_scrape_jobs_keep_them() {
+        let mut read = std::collections::BTreeSet::new();
+        for (file, text) in stack_files() {
+            for name in names_with(&text, "container_")
+                .into_iter()
+                .chain(names_with(&text, "kubelet_"))
+            {
+                assert!(
+                    KUBELET_SERIES.contains(&name),
+                    "{}: {name} is not a listed kubelet series",
+                    file.display()
+                );
+                read.insert(name.to_string());
+            }
+        }
+        let listed: std::collections::BTreeSet<String> =
+            KUBELET_SERIES.iter().map(ToString::to_string).collect();
+        assert_eq!(read, listed, "every listed kubelet series is read");
+        let config = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../deploy/monitoring/prometheus.yml"),
+        )
+        .expect("prometheus.yml");
+        let kept: Vec<&str> = config
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("regex: "))
+            .filter(|regex| regex.starts_with("container_") || regex.starts_with("kubelet_"))
+            .collect();
+        assert_eq!(kept.len(), 2, "one keep rule per kubelet job: {kept:?}");
+        for name in KUBELET_SERIES {
+            assert!(
+                kept.iter().any(|regex| keeps(regex, name)),
+                "{name} is dropped by the kubelet jobs' keep rules {kept:?}"
+            );
+        }
     }
 
     #[test]
