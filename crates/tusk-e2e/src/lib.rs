@@ -41,10 +41,11 @@ pub fn require_cluster() {
     );
 }
 
-/// Runs `kubectl args`, optionally with `input` on standard input; its standard output, or an error with its
+/// Runs `program args`, optionally with `input` on standard input; its standard output, or an error with its
 /// standard error.
-pub fn kubectl_with(args: &[&str], input: Option<&str>) -> Result<String> {
-    let mut child = Command::new("kubectl")
+pub fn run_with(program: &std::path::Path, args: &[&str], input: Option<&str>) -> Result<String> {
+    let name = program.display();
+    let mut child = Command::new(program)
         .args(args)
         .stdin(if input.is_some() {
             Stdio::piped()
@@ -54,7 +55,9 @@ pub fn kubectl_with(args: &[&str], input: Option<&str>) -> Result<String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .context("running kubectl (is it on PATH? `eval \"$(cargo xtask cluster env)\"`)")?;
+        .with_context(|| {
+            format!("running {name} (is it on PATH? `eval \"$(cargo xtask cluster env)\"`)")
+        })?;
     if let Some(input) = input {
         child
             .stdin
@@ -65,12 +68,18 @@ pub fn kubectl_with(args: &[&str], input: Option<&str>) -> Result<String> {
     let output = child.wait_with_output()?;
     if !output.status.success() {
         bail!(
-            "kubectl {}: {}",
+            "{name} {}: {}",
             args.join(" "),
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Runs `kubectl args`, optionally with `input` on standard input; its standard output, or an error with its
+/// standard error.
+pub fn kubectl_with(args: &[&str], input: Option<&str>) -> Result<String> {
+    run_with("kubectl".as_ref(), args, input)
 }
 
 /// Runs `kubectl args`.
@@ -124,20 +133,7 @@ pub fn tusk_here(args: &[&str]) -> Result<String> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"));
-    let binary = target.join("release/tusk");
-    let output = Command::new(&binary)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running {}", binary.display()))?;
-    if !output.status.success() {
-        bail!(
-            "tusk {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    run_with(&target.join("release/tusk"), args, None)
 }
 
 /// `tusk plan` of `manifest` for namespace `namespace`, run in the operator's pod: the plan's text.

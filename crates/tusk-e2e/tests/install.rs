@@ -12,9 +12,9 @@
 //!   wildcard, and in single-namespace mode nothing outside the namespace.
 //! - Offline: the chart renders exactly the kustomize installs' objects (RBAC rules included), in both modes.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::Value;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use tusk_e2e::hippo::{self, wait_for_roles};
 use tusk_e2e::{
@@ -33,19 +33,7 @@ const CLUSTERS: &str = "postgresclusters.postgres-operator.crunchydata.com";
 
 /// Runs `program args`: its standard output, or an error with its standard error.
 fn run(program: &str, args: &[&str]) -> Result<String> {
-    let output = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running {program} (on PATH after `cargo xtask cluster env`?)"))?;
-    if !output.status.success() {
-        bail!(
-            "{program} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    tusk_e2e::run_with(program.as_ref(), args, None)
 }
 
 fn chart() -> String {
