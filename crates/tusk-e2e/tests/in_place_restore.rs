@@ -4,8 +4,8 @@
 //!
 //! hippo (a leader and a replica, repo1 on a volume) gets a batch of rows, then a recorded time T, then an
 //! accident: the batch is deleted and another written. A restore from a repository that does not exist is
-//! refused (`SpecValid` False) without stopping anything. The restore to T then brings back exactly the first batch on the leader and the
-//! replica (rewound onto the new timeline), the cluster takes writes again, and `enabled: false` after it
+//! refused (`SpecValid` False) without stopping anything. The restore to T, asked for with `tusk restore --target`
+//! (which writes the same fields), then brings back exactly the first batch on the leader and the replica (rewound onto the new timeline), the cluster takes writes again, and `enabled: false` after it
 //! changes nothing.
 
 use std::time::{Duration, Instant};
@@ -120,10 +120,26 @@ fn an_in_place_restore_brings_the_cluster_back_to_the_target_time() {
     assert_eq!(rows(&leader.pod), "50 rows, batches batch 1");
 
     let asked = Instant::now();
-    request(
-        "to-target",
-        "repo1",
-        &["--type=time", &format!("--target=\"{target}\"")],
+    let answer = tusk_e2e::tusk_here(&[
+        "restore",
+        "hippo",
+        "-n",
+        NAMESPACE,
+        "--target",
+        &target,
+        "--no-wait",
+    ])
+    .expect("tusk restore asks for the restore");
+    let id = get_json(NAMESPACE, &["postgrescluster", "hippo"]).expect("hippo")["metadata"]
+        ["annotations"][ANNOTATION]
+        .as_str()
+        .expect("tusk restore set the annotation")
+        .to_string();
+    assert!(
+        answer.starts_with(&format!(
+            "restore {id} of {NAMESPACE}/hippo from repo1 requested"
+        )),
+        "{answer}"
     );
     let mut steps: Vec<(String, Duration)> = Vec::new();
     let recorded = wait_for(
@@ -135,7 +151,7 @@ fn an_in_place_restore_brings_the_cluster_back_to_the_target_time() {
                 steps.push((reason, asked.elapsed()));
             }
             let restore = pgbackrest::status(NAMESPACE, "hippo")?["restore"].clone();
-            Ok((restore["id"] == "to-target" && restore["finished"] == true).then_some(restore))
+            Ok((restore["id"] == id.as_str() && restore["finished"] == true).then_some(restore))
         },
     )
     .expect("the restore finishes");
@@ -217,7 +233,7 @@ fn an_in_place_restore_brings_the_cluster_back_to_the_target_time() {
     std::thread::sleep(Duration::from_secs(10));
     assert_eq!(pod_uids(), running, "disabling restores restarts nothing");
     let restore = pgbackrest::status(NAMESPACE, "hippo").expect("status")["restore"].clone();
-    assert_eq!(restore["id"], "to-target");
+    assert_eq!(restore["id"], id.as_str());
     let archived =
         pgbackrest::archive_to_the_end(NAMESPACE, &new_leader.pod).expect("WAL archiving goes on");
     eprintln!("e2e: the restored cluster archives its WAL again (up to {archived})");

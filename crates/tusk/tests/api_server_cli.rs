@@ -4,7 +4,8 @@
 //! `spec.metadata.annotations` and the operator puts it on the instances' pod templates; `backup` writes
 //! `spec.backups.pgbackrest.manual` and the `pgbackrest-backup` annotation (the backup itself needs pods: the
 //! end-to-end tier). `status` reads what the API server holds (no pods here: it says no instance is primary);
-//! a switchover to an instance the cluster lacks is refused with a Warning and not recorded.
+//! a switchover to an instance the cluster lacks is refused with a Warning and not recorded; `restore` writes
+//! `spec.backups.pgbackrest.restore` and the `pgbackrest-restore` annotation, a target time quoted into one word.
 
 mod common;
 
@@ -223,5 +224,45 @@ async fn day_two_commands_drive_the_documented_fields() {
             .and_then(|p| p.switchover),
         None,
         "a refused switchover is not recorded"
+    );
+
+    let restore = stdout(&tusk(
+        &running,
+        &[
+            "restore",
+            "hippo",
+            "-n",
+            NAMESPACE,
+            "--target",
+            "2026-11-29 14:15:11+00",
+            "--no-wait",
+        ],
+    ));
+    let cluster = running.clusters.get("hippo").await.expect("hippo");
+    let id = cluster
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("postgres-operator.crunchydata.com/pgbackrest-restore"))
+        .expect("the restore annotation is set")
+        .clone();
+    assert!(
+        restore.starts_with(&format!("restore {id} of cli/hippo from repo1 requested")),
+        "{restore}"
+    );
+    let asked = cluster
+        .spec
+        .backups
+        .pgbackrest
+        .restore
+        .expect("spec.backups.pgbackrest.restore");
+    assert!(asked.enabled);
+    assert_eq!(asked.repo_name, "repo1");
+    assert_eq!(
+        asked.options,
+        Some(vec![
+            "--type=time".to_string(),
+            "'--target=2026-11-29 14:15:11+00'".to_string()
+        ])
     );
 }

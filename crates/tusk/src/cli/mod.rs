@@ -9,6 +9,7 @@ mod plan;
 mod psql;
 mod render;
 mod restart;
+mod restore;
 mod status;
 mod switchover;
 
@@ -38,6 +39,9 @@ enum Command {
     /// Take a one-off backup the documented way (spec.backups.pgbackrest.manual and the pgbackrest-backup
     /// annotation) and follow it to its end.
     Backup(backup::BackupArgs),
+    /// Restore the cluster in place from a repository, to its latest state or a point in time (the docs'
+    /// spec.backups.pgbackrest.restore and the pgbackrest-restore annotation), and follow it to its end.
+    Restore(restore::RestoreArgs),
     /// Roll the cluster's instances the documented way (a new `restarted` annotation in spec.metadata).
     Restart(restart::RestartArgs),
     /// Print how to connect as one of the cluster's users (from the user's Secret).
@@ -62,6 +66,7 @@ impl Cli {
             Command::Plan(args) => plan::run(&args),
             Command::Backup(args) => backup::run(&args),
             Command::Restart(args) => restart::run(&args),
+            Command::Restore(args) => restore::run(&args),
             Command::ConnectionInfo(args) => connection_info::run(&args),
             Command::Status(args) => status::run(&args),
             Command::Switchover(args) => switchover::run(&args),
