@@ -154,8 +154,6 @@ pub fn report(cluster: &str, changes: &[Change], leader: Option<&str>) -> String
         1 => writeln!(out, "PostgresCluster {cluster}: 1 object changes"),
         n => writeln!(out, "PostgresCluster {cluster}: {n} objects change"),
     };
-    let mut restarts = 0;
-    let mut switchover = false;
     for change in changes {
         let sign = match change.action {
             Action::Create => '+',
@@ -169,14 +167,10 @@ pub fn report(cluster: &str, changes: &[Change], leader: Option<&str>) -> String
             }
         }
         if let Some(consequence) = change.consequence(leader) {
-            if consequence.starts_with("rolling restart") {
-                restarts += 1;
-                switchover |= consequence.contains("switchover");
-            }
             let _ = writeln!(out, "    → {consequence}");
         }
     }
-    let _ = match (restarts, switchover) {
+    let _ = match restarts(changes, leader) {
         (0, _) => writeln!(out, "No pod of PostgreSQL restarts."),
         (n, true) => writeln!(
             out,
@@ -192,6 +186,48 @@ pub fn report(cluster: &str, changes: &[Change], leader: Option<&str>) -> String
         ),
     };
     out
+}
+
+/// The plan for programs (`tusk plan -o json`): `cluster`, whether it `exists`, each change with its `action`
+/// (`create`, `update` with its `fields`, `delete`) and `consequence`, and how many instances `restart`
+/// and whether a `switchover` happens.
+pub fn json(cluster: &str, exists: bool, changes: &[Change], leader: Option<&str>) -> Value {
+    let (restarts, switchover) = restarts(changes, leader);
+    let listed: Vec<Value> = changes
+        .iter()
+        .map(|change| {
+            let (action, fields) = match &change.action {
+                Action::Create => ("create", Vec::new()),
+                Action::Update(paths) => ("update", paths.clone()),
+                Action::Delete => ("delete", Vec::new()),
+            };
+            serde_json::json!({
+                "kind": change.kind,
+                "name": change.name,
+                "action": action,
+                "fields": fields,
+                "consequence": change.consequence(leader),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "cluster": cluster,
+        "exists": exists,
+        "changes": listed,
+        "restarts": restarts,
+        "switchover": switchover,
+    })
+}
+
+/// How many instances `changes` restart, and whether one of them is the primary (a switchover first).
+fn restarts(changes: &[Change], leader: Option<&str>) -> (usize, bool) {
+    changes
+        .iter()
+        .filter_map(|change| change.consequence(leader))
+        .filter(|consequence| consequence.starts_with("rolling restart"))
+        .fold((0, false), |(count, switchover), consequence| {
+            (count + 1, switchover || consequence.contains("switchover"))
+        })
 }
 
 /// `object` without what the API server keeps for itself (status, resource versions, managed fields, times).
@@ -358,6 +394,19 @@ mod tests {
         assert_eq!(
             report("hippo", &[], None),
             "PostgresCluster hippo: no change\n"
+        );
+        let plan = super::json("ns/hippo", true, &changes, Some("hippo-instance1-abcd"));
+        assert_eq!(plan["restarts"], 2);
+        assert_eq!(plan["switchover"], true);
+        assert_eq!(plan["changes"][0]["action"], "update");
+        assert!(plan["changes"][0]["fields"][0].is_string(), "{plan:#}");
+        assert_eq!(plan["changes"][2]["action"], "create");
+        assert_eq!(plan["changes"][2]["name"], "hippo-pguser-rhino");
+        assert!(
+            plan["changes"][2]["consequence"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("a new user")),
+            "{plan:#}"
         );
     }
 }

@@ -165,6 +165,32 @@ async fn day_two_commands_drive_the_documented_fields() {
     assert_eq!(manual.repo_name, "repo1");
     assert_eq!(manual.options, Some(vec!["--type=incr".to_string()]));
 
+    let mut manifest = running.clusters.get("hippo").await.expect("hippo");
+    manifest.status = None;
+    manifest.metadata.managed_fields = None;
+    let file = tempfile::NamedTempFile::new().expect("a temporary file");
+    std::fs::write(file.path(), serde_json::to_string(&manifest).unwrap()).expect("written");
+    let path = file.path().to_str().expect("a UTF-8 path");
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&tusk(
+        &running,
+        &[
+            "plan",
+            "-f",
+            path,
+            "-o",
+            "json",
+            "--operator-namespace",
+            NAMESPACE,
+        ],
+    )))
+    .expect("JSON");
+    assert_eq!(plan["cluster"], "cli/hippo", "{plan:#}");
+    assert_eq!(plan["exists"], true, "{plan:#}");
+    assert_eq!(
+        plan["restarts"], 0,
+        "the live spec changes nothing: {plan:#}"
+    );
+
     let status: serde_json::Value = serde_json::from_str(&stdout(&tusk(
         &running,
         &["status", "hippo", "-n", NAMESPACE, "-o", "json"],

@@ -27,6 +27,18 @@ pub struct PlanArgs {
     /// Where the operator's Deployment `tusk-operator` runs: its images are the ones compared.
     #[arg(long, default_value = "postgres-operator")]
     operator_namespace: String,
+    /// The output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
+    output: Format,
+}
+
+/// How `tusk plan` prints.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// For people.
+    Text,
+    /// For programs.
+    Json,
 }
 
 /// Prints the plan; exits 1 when the manifest is invalid or the cluster cannot be read.
@@ -88,6 +100,21 @@ async fn plan(args: &PlanArgs, cluster: &tusk_api::PostgresCluster) -> Result<St
     let preview = preview::preview(&client, &namespace, cluster, &images)
         .await
         .map_err(|e| e.to_string())?;
+    let name = format!("{namespace}/{}", cluster.name_any());
+    if let Format::Json = args.output {
+        if let Some(note) = note {
+            eprintln!("note: {note}");
+        }
+        let plan = changes::json(
+            &name,
+            preview.exists,
+            &preview.changes,
+            preview.leader.as_deref(),
+        );
+        return serde_json::to_string_pretty(&plan)
+            .map(|text| text + "\n")
+            .map_err(|e| e.to_string());
+    }
     let mut out = String::new();
     if let Some(note) = note {
         out.push_str(&format!("note: {note}\n"));
@@ -99,7 +126,7 @@ async fn plan(args: &PlanArgs, cluster: &tusk_api::PostgresCluster) -> Result<St
         ));
     }
     out.push_str(&changes::report(
-        &format!("{namespace}/{}", cluster.name_any()),
+        &name,
         &preview.changes,
         preview.leader.as_deref(),
     ));
