@@ -130,10 +130,41 @@ pub fn tusk_in_operator_pod(args: &[&str], input: Option<&str>) -> Result<String
 /// from, `$CARGO_TARGET_DIR/release/tusk`, with this cluster's kubeconfig and `kubectl` on `PATH`): its
 /// standard output.
 pub fn tusk_here(args: &[&str]) -> Result<String> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    run_with(&release_tusk(), args, None)
+}
+
+/// The release binary `cluster up` builds for the operator image.
+fn release_tusk() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
-    run_with(&target.join("release/tusk"), args, None)
+        .unwrap_or_else(|| repo_root().join("target"))
+        .join("release/tusk")
+}
+
+/// Runs `kubectl tusk args`: kubectl finds the plugin `kubectl-tusk` (a link to the binary of [`tusk_here`])
+/// on `PATH`, as the README installs it. Its standard output.
+pub fn kubectl_tusk(args: &[&str]) -> Result<String> {
+    let plugins = tempfile::tempdir()?;
+    std::os::unix::fs::symlink(release_tusk(), plugins.path().join("kubectl-tusk"))?;
+    let path = std::env::join_paths(std::iter::once(plugins.path().to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))?;
+    let mut command = vec!["tusk"];
+    command.extend_from_slice(args);
+    let output = Command::new("kubectl")
+        .args(&command)
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .output()
+        .context("running kubectl")?;
+    if !output.status.success() {
+        bail!(
+            "kubectl tusk {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// `tusk plan` of `manifest` for namespace `namespace`, run in the operator's pod: the plan's text.

@@ -3,7 +3,8 @@
 //! cluster CA runs a query from a pod, and so does a pod that takes host, port, database, user and password
 //! from the Secret through `secretKeyRef` (the docs' Keycloak pattern). Then the day-2 commands a user runs
 //! next: `tusk status` shows the primary and the first (replica-create) backup, `tusk backup --type incr`
-//! follows a backup to its end, `tusk status` shows it, and `tusk psql` logs in as the user over TLS.
+//! follows a backup to its end, `tusk status` shows it, `tusk psql` logs in as the user over TLS, and
+//! `kubectl tusk connection-info` runs as a kubectl plugin.
 
 use std::time::{Duration, Instant};
 use tusk_e2e::{
@@ -257,6 +258,10 @@ fn quickstart_and_connect() {
         "hippo|t",
         "tusk psql logs in as the user over TLS"
     );
+    let plugin = tusk_e2e::kubectl_tusk(&["connection-info", "hippo", "-n", NAMESPACE])
+        .expect("kubectl tusk runs the plugin");
+    assert!(plugin.contains("user               hippo\n"), "{plugin}");
+    assert!(plugin.contains("(the password is hidden"), "{plugin}");
     eprintln!("e2e: quickstart passed in {:.1?}", started.elapsed());
 }
 
