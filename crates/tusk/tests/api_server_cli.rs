@@ -26,6 +26,17 @@ fn tusk(running: &common::operator::Running, args: &[&str]) -> Output {
         .expect("tusk runs")
 }
 
+/// The value of `cluster`'s annotation `key`, which a command must have set.
+fn annotation(cluster: &tusk_api::PostgresCluster, key: &str) -> String {
+    cluster
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .unwrap_or_else(|| panic!("the annotation {key} is set"))
+        .clone()
+}
+
 fn stdout(output: &Output) -> String {
     assert!(
         output.status.success(),
@@ -145,13 +156,10 @@ async fn day_two_commands_drive_the_documented_fields() {
         ],
     ));
     let cluster = running.clusters.get("hippo").await.expect("hippo");
-    let id = cluster
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get("postgres-operator.crunchydata.com/pgbackrest-backup"))
-        .expect("the backup annotation is set")
-        .clone();
+    let id = annotation(
+        &cluster,
+        "postgres-operator.crunchydata.com/pgbackrest-backup",
+    );
     assert!(
         backup.starts_with(&format!("backup {id} of cli/hippo to repo1 requested")),
         "{backup}"
@@ -265,13 +273,10 @@ async fn day_two_commands_drive_the_documented_fields() {
         ],
     ));
     let cluster = running.clusters.get("hippo").await.expect("hippo");
-    let id = cluster
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get("postgres-operator.crunchydata.com/pgbackrest-restore"))
-        .expect("the restore annotation is set")
-        .clone();
+    let id = annotation(
+        &cluster,
+        "postgres-operator.crunchydata.com/pgbackrest-restore",
+    );
     assert!(
         restore.starts_with(&format!("restore {id} of cli/hippo from repo1 requested")),
         "{restore}"
