@@ -44,9 +44,20 @@ pub fn require_cluster() {
 /// Runs `program args`, optionally with `input` on standard input; its standard output, or an error with its
 /// standard error.
 pub fn run_with(program: &std::path::Path, args: &[&str], input: Option<&str>) -> Result<String> {
-    let name = program.display();
-    let mut child = Command::new(program)
-        .args(args)
+    let mut command = Command::new(program);
+    command.args(args);
+    output_of(command, input)
+}
+
+/// Runs `command`, optionally with `input` on standard input; its standard output, or an error with its
+/// standard error.
+fn output_of(mut command: Command, input: Option<&str>) -> Result<String> {
+    let shown = std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|word| word.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = command
         .stdin(if input.is_some() {
             Stdio::piped()
         } else {
@@ -56,7 +67,7 @@ pub fn run_with(program: &std::path::Path, args: &[&str], input: Option<&str>) -
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| {
-            format!("running {name} (is it on PATH? `eval \"$(cargo xtask cluster env)\"`)")
+            format!("running {shown} (is it on PATH? `eval \"$(cargo xtask cluster env)\"`)")
         })?;
     if let Some(input) = input {
         child
@@ -68,8 +79,7 @@ pub fn run_with(program: &std::path::Path, args: &[&str], input: Option<&str>) -
     let output = child.wait_with_output()?;
     if !output.status.success() {
         bail!(
-            "{name} {}: {}",
-            args.join(" "),
+            "{shown}: {}",
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
@@ -149,22 +159,9 @@ pub fn kubectl_tusk(args: &[&str]) -> Result<String> {
     let path = std::env::join_paths(std::iter::once(plugins.path().to_path_buf()).chain(
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
     ))?;
-    let mut command = vec!["tusk"];
-    command.extend_from_slice(args);
-    let output = Command::new("kubectl")
-        .args(&command)
-        .env("PATH", path)
-        .stdin(Stdio::null())
-        .output()
-        .context("running kubectl")?;
-    if !output.status.success() {
-        bail!(
-            "kubectl tusk {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    let mut command = Command::new("kubectl");
+    command.arg("tusk").args(args).env("PATH", path);
+    output_of(command, None)
 }
 
 /// `tusk plan` of `manifest` for namespace `namespace`, run in the operator's pod: the plan's text.
@@ -305,14 +302,14 @@ pub fn install_operator() -> Result<()> {
             "deployment/tusk-operator",
         ])?;
     }
-    wait_for_operator()
+    wait_for_operator(OPERATOR_NAMESPACE)
 }
 
-/// Waits until the operator Deployment's rollout is complete.
-fn wait_for_operator() -> Result<()> {
+/// Waits until the rollout of the operator Deployment in `namespace` is complete.
+pub fn wait_for_operator(namespace: &str) -> Result<()> {
     kubectl(&[
         "-n",
-        OPERATOR_NAMESPACE,
+        namespace,
         "rollout",
         "status",
         "deployment/tusk-operator",
@@ -395,7 +392,7 @@ impl OperatorStopped {
             "deployment/tusk-operator",
             &format!("--replicas={}", self.replicas),
         ])?;
-        wait_for_operator()
+        wait_for_operator(OPERATOR_NAMESPACE)
     }
 
     /// Scales the operator back now, reporting failure (dropping the guard does the same, ignoring errors).

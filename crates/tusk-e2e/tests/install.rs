@@ -302,19 +302,6 @@ impl Drop for SingleNamespaceInstall {
     }
 }
 
-/// Waits until the operator Deployment of `namespace` has rolled out.
-fn wait_for_rollout(namespace: &str) -> Result<()> {
-    kubectl(&[
-        "-n",
-        namespace,
-        "rollout",
-        "status",
-        "deployment/tusk-operator",
-        "--timeout=180s",
-    ])?;
-    Ok(())
-}
-
 /// Waits until no operator pod runs in `namespace`.
 fn wait_operator_pods_gone(namespace: &str) -> Result<()> {
     wait_for("the operator's pods to go", Duration::from_secs(90), || {
@@ -365,7 +352,7 @@ fn single_namespace_kustomize_install_reconciles_its_namespace_alone() {
     let own = Namespace::fresh(SINGLE).expect("namespace");
     let other = Namespace::fresh(OTHER).expect("another namespace");
     let mut install = SingleNamespaceInstall::apply(SINGLE).expect("the single-namespace install");
-    wait_for_rollout(SINGLE).expect("the operator becomes available");
+    tusk_e2e::wait_for_operator(SINGLE).expect("the operator becomes available");
     eprintln!(
         "e2e: single-namespace operator available after {:.0?}",
         started.elapsed()
