@@ -4,7 +4,8 @@
 //! (healthy targets, `pg_up` and `ccp_*` series with PGO's labels), the operator's own metrics and the node's
 //! kubelet (cAdvisor's series of hippo's containers, the volume statistics of its instance volumes, and
 //! PGDiskSize's expression joining those to the instances' pods); every PromQL of the dashboards in
-//! `deploy/monitoring/dashboards` returns series; and with PostgreSQL stopped on the replica (Patroni paused
+//! `deploy/monitoring/dashboards` returns series; a statement run in the database `hippo` is in the query
+//! statistics (`pg_stat_statements`, preloaded with the exporter); and with PostgreSQL stopped on the replica (Patroni paused
 //! and the operator stopped, so nothing restarts it), `PGIsUp` fires for that pod and Alertmanager has it.
 
 use serde_json::Value;
@@ -12,7 +13,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tusk_e2e::hippo::{self, Instance};
-use tusk_e2e::{OperatorStopped, kubectl, repo_root, wait_for};
+use tusk_e2e::{OperatorStopped, kubectl, psql_in, repo_root, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-monitoring-stack";
 
@@ -349,6 +350,56 @@ fn check_instance_series(leader: &Instance, replica: &Instance) {
     assert_eq!(recovery[0]["value"][1], "2", "the leader is the primary");
 }
 
+/// A statement of known runtime, run in the database `hippo` on the primary, reaches the exporter's query
+/// statistics with its database, role, text and runtime; both instances preload the library.
+fn check_query_statistics(leader: &Instance, replica: &Instance) {
+    for instance in [leader, replica] {
+        let preloaded = psql_in(NAMESPACE, &instance.pod, "SHOW shared_preload_libraries")
+            .expect("psql answers");
+        assert!(
+            preloaded.contains("pg_stat_statements"),
+            "{}: {preloaded}",
+            instance.pod
+        );
+    }
+    kubectl(&[
+        "-n",
+        NAMESPACE,
+        "exec",
+        &leader.pod,
+        "-c",
+        "database",
+        "--",
+        "psql",
+        "-XAtq",
+        "-d",
+        "hippo",
+        "-c",
+        "SELECT pg_catalog.pg_sleep(0.6) AS tusk_e2e_marker",
+    ])
+    .expect("the statement runs in hippo");
+    let found = series(
+        &format!(
+            "ccp_pg_stat_statements_top_max_exec_time_ms{{pod=\"{}\",dbname=\"hippo\",username=\"postgres\",query=~\".*tusk_e2e_marker.*\"}}",
+            leader.pod
+        ),
+        Duration::from_secs(60),
+    );
+    let milliseconds: f64 = found[0]["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .expect("a number");
+    assert!(milliseconds >= 600.0, "{found:?}");
+    let calls = series(
+        &format!(
+            "ccp_pg_stat_statements_total_calls_count{{pod=\"{}\",dbname=\"hippo\",username=\"postgres\"}} >= 1",
+            leader.pod
+        ),
+        Duration::from_secs(30),
+    );
+    assert_eq!(calls.len(), 1, "{calls:?}");
+}
+
 #[test]
 fn prometheus_scrapes_every_instance_and_the_operator_alerts_fire_and_every_dashboard_query_has_series()
  {
@@ -402,6 +453,12 @@ fn prometheus_scrapes_every_instance_and_the_operator_alerts_fire_and_every_dash
     check_instance_series(&leader, replica);
     eprintln!(
         "e2e: both instances scraped with pg_up 1 and ccp_* series {:.1?} after the install",
+        installed.elapsed()
+    );
+
+    check_query_statistics(&leader, replica);
+    eprintln!(
+        "e2e: a statement in hippo is in the query statistics {:.1?} after the install",
         installed.elapsed()
     );
 

@@ -19,6 +19,9 @@ use tusk_api::monitoring::ExporterSpec;
 
 /// The role the exporter logs in as (PGO's name).
 pub const MONITORING_USER: &str = "ccp_monitoring";
+/// The library of the exporter's query statistics, preloaded by every instance of a cluster with the exporter
+/// (`postgres::parameters`) and created as an extension in the database `postgres` (`sql::enable`).
+pub const STATEMENTS_LIBRARY: &str = "pg_stat_statements";
 /// Tusk's queries, in the exporter's `--extend.query-path` format.
 pub const QUERIES: &str = include_str!("queries.yml");
 /// The ConfigMap key of [`QUERIES`], and the file name the user's `configuration` may replace.

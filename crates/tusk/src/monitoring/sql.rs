@@ -1,9 +1,10 @@
 //! The monitoring role in PostgreSQL: [`MONITORING_USER`] with `pg_monitor` (read every statistics view and
 //! setting, nothing else), its password set by the verifier of the Secret `<c>-monitoring`, JIT off and a
-//! lock timeout so that a scrape never competes with the workload. Without the exporter the role stays but
-//! cannot log in (as PGO).
+//! lock timeout so that a scrape never competes with the workload; and the extension of the query statistics
+//! ([`STATEMENTS_LIBRARY`]) in the database the exporter reads. Without the exporter the role stays but cannot
+//! log in (as PGO), and the extension stays.
 
-use super::MONITORING_USER;
+use super::{MONITORING_USER, STATEMENTS_LIBRARY};
 use crate::postgres::users::{quote_identifier, quote_literal};
 
 /// The statements that make the role exist and log in with the password whose SCRAM `verifier` the Secret
@@ -20,8 +21,10 @@ END $tusk$;
 ALTER ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD {};
 GRANT pg_monitor TO {role};
 ALTER ROLE {role} SET jit TO off;
-ALTER ROLE {role} SET lock_timeout TO '2min';",
-        quote_literal(verifier)
+ALTER ROLE {role} SET lock_timeout TO '2min';
+CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA public;",
+        quote_literal(verifier),
+        quote_identifier(STATEMENTS_LIBRARY),
     )
 }
 
@@ -53,6 +56,11 @@ mod tests {
         assert!(sql.contains("GRANT pg_monitor TO \"ccp_monitoring\""));
         assert!(sql.contains("NOSUPERUSER"));
         assert!(sql.contains("PASSWORD 'SCRAM-SHA-256$4096:a$b:c'"));
+        assert!(
+            sql.contains(
+                "CREATE EXTENSION IF NOT EXISTS \"pg_stat_statements\" WITH SCHEMA public;"
+            )
+        );
         assert!(enable("x'y").contains("PASSWORD 'x''y'"));
         assert!(disable().contains("NOLOGIN"));
         assert_ne!(revision("a"), revision("b"));

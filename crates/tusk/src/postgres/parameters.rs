@@ -1,6 +1,7 @@
 //! PostgreSQL's parameters, in PGO's order of precedence (lowest first): Tusk's defaults, then the user's
 //! `patroni.dynamicConfiguration.postgresql.parameters`, then what Tusk requires to work (TLS, archiving, the
-//! socket directory), which a user cannot override.
+//! socket directory), which a user cannot override. With the metrics exporter, `shared_preload_libraries` is the
+//! user's list with `pg_stat_statements` added (as PGO), for the exporter's query statistics.
 
 use super::{SOCKET_DIRECTORY, TLS_MOUNT};
 use serde_json::{Map, Value};
@@ -30,7 +31,30 @@ pub fn parameters(cluster: &PostgresCluster) -> Map<String, Value> {
     let mut parameters = defaults();
     parameters.extend(user_parameters(cluster));
     parameters.extend(mandatory(cluster.spec.custom_tls_secret.is_some()));
+    if crate::monitoring::exporter(cluster).is_some() {
+        let listed = parameters
+            .get(PRELOAD)
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let libraries = with_library(listed, crate::monitoring::STATEMENTS_LIBRARY);
+        parameters.insert(PRELOAD.into(), Value::String(libraries));
+    }
     parameters
+}
+
+const PRELOAD: &str = "shared_preload_libraries";
+
+/// The comma-separated list `listed` with `library` at its end, unless it is there already (names may be
+/// double-quoted and surrounded by spaces, as PostgreSQL allows).
+fn with_library(listed: &str, library: &str) -> String {
+    let present = listed
+        .split(',')
+        .any(|name| name.trim().trim_matches('"') == library);
+    match (present, listed.trim().is_empty()) {
+        (true, _) => listed.to_string(),
+        (false, true) => library.to_string(),
+        (false, false) => format!("{listed},{library}"),
+    }
 }
 
 fn defaults() -> Map<String, Value> {
@@ -105,6 +129,32 @@ spec:
         assert_eq!(parameters["archive_command"], ARCHIVE_COMMAND);
         assert_eq!(parameters["ssl_key_file"], "/pgconf/tls/tls.key");
         assert_eq!(parameters["ssl_ca_file"], "/pgconf/tls/ca.crt");
+    }
+
+    #[test]
+    fn the_exporter_preloads_pg_stat_statements_after_the_users_libraries() {
+        let mut monitored = cluster("{shared_preload_libraries: 'auto_explain, \"pg_cron\"'}");
+        monitored.spec.monitoring = Some(
+            serde_json::from_value(serde_json::json!({"pgmonitor": {"exporter": {}}})).unwrap(),
+        );
+        assert_eq!(
+            parameters(&monitored)["shared_preload_libraries"],
+            "auto_explain, \"pg_cron\",pg_stat_statements"
+        );
+        let mut listed = cluster("{shared_preload_libraries: ' \"pg_stat_statements\" '}");
+        listed.spec.monitoring = monitored.spec.monitoring.clone();
+        assert_eq!(
+            parameters(&listed)["shared_preload_libraries"],
+            " \"pg_stat_statements\" ",
+            "named once"
+        );
+        let mut plain = cluster("{}");
+        assert!(!parameters(&plain).contains_key("shared_preload_libraries"));
+        plain.spec.monitoring = monitored.spec.monitoring.clone();
+        assert_eq!(
+            parameters(&plain)["shared_preload_libraries"],
+            "pg_stat_statements"
+        );
     }
 
     #[test]
