@@ -3,6 +3,7 @@
 //! `postgres-operator.crunchydata.com/pgbackrest-backup` annotation, then follows `status.pgbackrest.manualBackup`
 //! until the backup finished (unless `--no-wait`).
 
+use super::follow_job::{Ended, Followed, follow};
 use super::{Target, merge_patch, timestamp};
 use clap::{Args, ValueEnum};
 use std::process::ExitCode;
@@ -66,48 +67,39 @@ pub fn run(args: &BackupArgs) -> ExitCode {
             return Ok(());
         }
         let started = Instant::now();
-        let mut last = String::new();
-        while started.elapsed() < WAIT {
-            let cluster = clusters
-                .get(&args.target.cluster)
-                .await
-                .map_err(|e| format!("cannot read the cluster: {e}"))?;
-            let manual = cluster
-                .status
-                .and_then(|s| s.pgbackrest)
-                .and_then(|p| p.manual_backup)
-                .filter(|m| m.id == id);
-            let state = match &manual {
-                None => "waiting for the operator to start it".to_string(),
-                Some(m) if m.finished && m.progress.succeeded.unwrap_or(0) > 0 => {
-                    println!("backup {id} succeeded after {:.0?}", started.elapsed());
-                    return Ok(());
-                }
-                Some(m) if m.finished => {
-                    let mut jobs = labels::cluster(&args.target.cluster);
-                    jobs.insert(
-                        labels::PGBACKREST_BACKUP.into(),
-                        labels::BACKUP_MANUAL.into(),
-                    );
-                    return Err(format!(
-                        "backup {id} failed; its Job's log says why: kubectl -n {namespace} logs -l {}",
-                        labels::selector(&jobs)
-                    ));
-                }
-                Some(m) => format!(
+        let followed = Followed {
+            cluster: &args.target.cluster,
+            id: &id,
+            pick: |status| status.manual_backup,
+            waiting: "waiting for the operator to start it",
+            running: |record| {
+                format!(
                     "running ({} attempt(s) failed so far)",
-                    m.progress.failed.unwrap_or(0)
-                ),
-            };
-            if state != last {
-                println!("  {state}");
-                last = state;
+                    record.progress.failed.unwrap_or(0)
+                )
+            },
+            wait: WAIT,
+        };
+        match follow(&clusters, &followed).await? {
+            Ended::Succeeded => {
+                println!("backup {id} succeeded after {:.0?}", started.elapsed());
+                Ok(())
             }
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            Ended::Failed => {
+                let mut jobs = labels::cluster(&args.target.cluster);
+                jobs.insert(
+                    labels::PGBACKREST_BACKUP.into(),
+                    labels::BACKUP_MANUAL.into(),
+                );
+                Err(format!(
+                    "backup {id} failed; its Job's log says why: kubectl -n {namespace} logs -l {}",
+                    labels::selector(&jobs)
+                ))
+            }
+            Ended::StillRunning => Err(format!(
+                "backup {id} still runs after {WAIT:?}; follow it with: kubectl -n {namespace} get postgrescluster {} -o jsonpath='{{.status.pgbackrest.manualBackup}}'",
+                args.target.cluster
+            )),
         }
-        Err(format!(
-            "backup {id} still runs after {WAIT:?}; follow it with: kubectl -n {namespace} get postgrescluster {} -o jsonpath='{{.status.pgbackrest.manualBackup}}'",
-            args.target.cluster
-        ))
     })
 }

@@ -4,6 +4,7 @@
 mod backup;
 mod connection_info;
 mod crd;
+mod follow_job;
 mod operator;
 mod plan;
 mod psql;

@@ -4,6 +4,7 @@
 //! annotation, then follows `status.pgbackrest.restore` until the restore finished (unless `--no-wait`).
 //! Every instance stops while it runs.
 
+use super::follow_job::{Ended, Followed, follow};
 use super::{Target, merge_patch, timestamp};
 use clap::Args;
 use std::process::ExitCode;
@@ -70,42 +71,30 @@ pub fn run(args: &RestoreArgs) -> ExitCode {
             return Ok(());
         }
         let started = Instant::now();
-        let mut last = String::new();
-        while started.elapsed() < WAIT {
-            let restore = clusters
-                .get(cluster)
-                .await
-                .map_err(|e| format!("cannot read the cluster: {e}"))?
-                .status
-                .and_then(|s| s.pgbackrest)
-                .and_then(|p| p.restore)
-                .filter(|r| r.id == id);
-            let state = match &restore {
-                None => "waiting for the operator to stop the instances and start it".to_string(),
-                Some(r) if r.finished && r.progress.succeeded.unwrap_or(0) > 0 => {
-                    println!(
-                        "restore {id} succeeded after {:.0?}; the instances start again (`tusk status {cluster}` follows them)",
-                        started.elapsed()
-                    );
-                    return Ok(());
-                }
-                Some(r) if r.finished => {
-                    return Err(format!(
-                        "restore {id} failed and the cluster stays stopped; its Job's log says why: kubectl -n {namespace} logs job/{}; fix the options and run tusk restore again",
-                        names::restore_job(cluster)
-                    ));
-                }
-                Some(_) => "restoring".to_string(),
-            };
-            if state != last {
-                println!("  {state}");
-                last = state;
+        let followed = Followed {
+            cluster,
+            id: &id,
+            pick: |status| status.restore,
+            waiting: "waiting for the operator to stop the instances and start it",
+            running: |_| "restoring".to_string(),
+            wait: WAIT,
+        };
+        match follow(&clusters, &followed).await? {
+            Ended::Succeeded => {
+                println!(
+                    "restore {id} succeeded after {:.0?}; the instances start again (`tusk status {cluster}` follows them)",
+                    started.elapsed()
+                );
+                Ok(())
             }
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            Ended::Failed => Err(format!(
+                "restore {id} failed and the cluster stays stopped; its Job's log says why: kubectl -n {namespace} logs job/{}; fix the options and run tusk restore again",
+                names::restore_job(cluster)
+            )),
+            Ended::StillRunning => Err(format!(
+                "restore {id} still runs after {WAIT:?}; follow it with: kubectl -n {namespace} get postgrescluster {cluster} -o jsonpath='{{.status.pgbackrest.restore}}'"
+            )),
         }
-        Err(format!(
-            "restore {id} still runs after {WAIT:?}; follow it with: kubectl -n {namespace} get postgrescluster {cluster} -o jsonpath='{{.status.pgbackrest.restore}}'"
-        ))
     })
 }
 
