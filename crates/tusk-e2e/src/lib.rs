@@ -520,6 +520,33 @@ pub fn local_hippo() -> String {
     local.join("\n") + "\n"
 }
 
+/// A pod as a test tells one apart from its successor: a restart of any container, or a replacement, changes
+/// it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PodIdentity {
+    /// The pod's name (a StatefulSet's successor keeps it).
+    pub name: String,
+    /// The pod's UID (a successor has another).
+    pub uid: String,
+    /// The restarts of all its containers.
+    pub restarts: i64,
+}
+
+/// The identity of the pod as `kubectl get -o json` shows it.
+pub fn pod_identity(pod: &Value) -> PodIdentity {
+    let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
+    PodIdentity {
+        name: text(&pod["metadata"]["name"]),
+        uid: text(&pod["metadata"]["uid"]),
+        restarts: pod["status"]["containerStatuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["restartCount"].as_i64())
+            .sum(),
+    }
+}
+
 /// Whether the pod (as `kubectl get -o json` shows it) has condition Ready=True.
 pub fn pod_ready(pod: &Value) -> bool {
     pod["status"]["conditions"]

@@ -5,7 +5,9 @@
 //! Asserts: clients verify the server (`verify-full`) against the custom CA, on the primary and the replicas;
 //! the operator's SQL works under custom TLS (the user's Secret logs in, PgBouncer's lookup and the exporter's
 //! role are installed); PgBouncer's certificate that does not name `hippo-pgbouncer` is a False condition and
-//! a Warning Event; replacing the Secret's contents with a new certificate of the same CA makes every member
+//! a Warning Event; once that Secret holds a certificate for `hippo-pgbouncer` the condition turns True and
+//! `verify-full` clients get through PgBouncer, a new certificate in the same Secret is served by the same
+//! PgBouncer pod (a reload), and another Secret rolls PgBouncer; replacing the server Secret's contents with a new certificate of the same CA makes every member
 //! serve it with no failed write of a `verify-full` writer loop and no pod restarted or replaced; pointing
 //! the spec at another Secret rolls the instances, which then serve that Secret's certificate.
 
@@ -15,8 +17,8 @@ use tusk_e2e::client::{Client, Target};
 use tusk_e2e::hippo::{self, Instance};
 use tusk_e2e::writer::{self, Writer};
 use tusk_e2e::{
-    HostPsql, Namespace, condition, get_json, install_operator, kubectl_with, patch_cluster,
-    require_cluster, secret_field, wait_for,
+    HostPsql, Namespace, PodIdentity, condition, get_json, install_operator, kubectl_with,
+    patch_cluster, pod_identity, pod_ready, require_cluster, secret_field, wait_for,
 };
 
 const NAMESPACE: &str = "tusk-e2e-custom-tls";
@@ -24,6 +26,7 @@ const SERVER_SECRET: &str = "hippo.tls";
 const REPLICATION_SECRET: &str = "hippo-repl.tls";
 const NEXT_SECRET: &str = "hippo-next.tls";
 const BOUNCER_SECRET: &str = "hippo-bouncer.tls";
+const NEXT_BOUNCER_SECRET: &str = "hippo-bouncer-next.tls";
 
 /// The test's certificate authority.
 struct Ca {
@@ -93,6 +96,17 @@ fn server_names() -> Vec<String> {
         .collect()
 }
 
+/// Every name a client may use for PgBouncer's Service.
+fn pgbouncer_names() -> Vec<String> {
+    let service = "hippo-pgbouncer";
+    vec![
+        service.to_string(),
+        format!("{service}.{NAMESPACE}"),
+        format!("{service}.{NAMESPACE}.svc"),
+        format!("{service}.{NAMESPACE}.svc.cluster.local"),
+    ]
+}
+
 fn apply(manifest: &str) {
     kubectl_with(
         &["-n", NAMESPACE, "apply", "--server-side", "-f", "-"],
@@ -136,8 +150,8 @@ fn served_serial(address: &str) -> anyhow::Result<u64> {
     Ok(u64::from_str_radix(hex, 16)?)
 }
 
-/// Each instance pod with its UID and the restart count of every container, to tell a restart.
-fn identities(namespace: &str) -> Vec<(String, String, i64)> {
+/// Each instance pod's identity, to tell a restart.
+fn identities(namespace: &str) -> Vec<PodIdentity> {
     let pods = get_json(
         namespace,
         &[
@@ -147,32 +161,138 @@ fn identities(namespace: &str) -> Vec<(String, String, i64)> {
         ],
     )
     .expect("the instance pods");
-    let mut found: Vec<(String, String, i64)> = pods["items"]
+    let mut found: Vec<PodIdentity> = pods["items"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|pod| {
-            let restarts = pod["status"]["containerStatuses"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c["restartCount"].as_i64())
-                .sum();
-            (
-                pod["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                pod["metadata"]["uid"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                restarts,
-            )
-        })
+        .map(pod_identity)
         .collect();
     found.sort();
     found
+}
+
+/// The one Ready PgBouncer pod, once there is exactly one: its identity and address.
+fn pgbouncer_pod() -> anyhow::Result<Option<(PodIdentity, String)>> {
+    let pods = get_json(
+        NAMESPACE,
+        &[
+            "pods",
+            "-l",
+            &format!(
+                "{},postgres-operator.crunchydata.com/role=pgbouncer",
+                hippo::CLUSTER
+            ),
+        ],
+    )?;
+    let items = pods["items"].as_array().cloned().unwrap_or_default();
+    let [pod] = items.as_slice() else {
+        return Ok(None);
+    };
+    if !pod_ready(pod) || !pod["metadata"]["deletionTimestamp"].is_null() {
+        return Ok(None);
+    }
+    let address = pod["status"]["podIP"].as_str().unwrap_or_default();
+    Ok(Some((pod_identity(pod), address.to_string())))
+}
+
+/// Waits until one Ready PgBouncer pod serves the certificate of serial `serial`; that pod.
+fn wait_for_pgbouncer_serial(serial: u64, timeout: Duration) -> PodIdentity {
+    wait_for(
+        &format!("PgBouncer to serve serial {serial:#x}"),
+        timeout,
+        || {
+            let Some((pod, address)) = pgbouncer_pod()? else {
+                return Ok(None);
+            };
+            Ok((served_serial(&address)? == serial).then_some(pod))
+        },
+    )
+    .unwrap_or_else(|error| panic!("{error:#}"))
+}
+
+/// PgBouncer's custom certificate: the Secret that named another host gets one for `hippo-pgbouncer`, so the
+/// condition turns True and a `verify-full` client gets through; a new certificate in the same Secret is
+/// served by the same pod without a restart (PgBouncer reloads it); another Secret rolls PgBouncer.
+fn pgbouncer_certificate_rotation(ca: &Ca, client: &Client) {
+    let started = Instant::now();
+    apply(&ca.secret(
+        BOUNCER_SECRET,
+        "hippo-pgbouncer",
+        &pgbouncer_names(),
+        0x3002,
+    ));
+    wait_for(
+        "ProxyCertificateValid to turn True",
+        Duration::from_secs(120),
+        || {
+            let seen = condition(NAMESPACE, "hippo", "ProxyCertificateValid");
+            Ok((seen.status == "True").then_some(()))
+        },
+    )
+    .expect("the condition follows the Secret");
+    let first = wait_for_pgbouncer_serial(0x3002, Duration::from_secs(180));
+    let through = client
+        .psql_until_ok(
+            Target::Service("hippo-pgbouncer"),
+            "select current_user",
+            Duration::from_secs(60),
+        )
+        .expect("a verify-full client gets through PgBouncer");
+    assert_eq!(through, "hippo");
+    eprintln!(
+        "e2e: PgBouncer serves a certificate for its Service {:.1?} after the Secret was fixed",
+        started.elapsed()
+    );
+
+    let rotating = Instant::now();
+    apply(&ca.secret(
+        BOUNCER_SECRET,
+        "hippo-pgbouncer",
+        &pgbouncer_names(),
+        0x3003,
+    ));
+    let reloaded = wait_for_pgbouncer_serial(0x3003, Duration::from_secs(240));
+    assert_eq!(
+        reloaded, first,
+        "the same PgBouncer pod, not restarted, serves the new certificate"
+    );
+    eprintln!(
+        "e2e: PgBouncer reloaded the new certificate {:.1?} after the Secret changed, same pod",
+        rotating.elapsed()
+    );
+
+    let rolling = Instant::now();
+    apply(&ca.secret(
+        NEXT_BOUNCER_SECRET,
+        "hippo-pgbouncer",
+        &pgbouncer_names(),
+        0x3004,
+    ));
+    patch_cluster(
+        NAMESPACE,
+        "hippo",
+        "merge",
+        &format!(
+            r#"{{"spec":{{"proxy":{{"pgBouncer":{{"customTLSSecret":{{"name":"{NEXT_BOUNCER_SECRET}"}}}}}}}}}}"#
+        ),
+    )
+    .expect("the spec points PgBouncer at another Secret");
+    let rolled = wait_for_pgbouncer_serial(0x3004, Duration::from_secs(240));
+    assert_ne!(rolled.uid, first.uid, "another Secret rolls PgBouncer");
+    assert_eq!(
+        client
+            .psql_until_ok(
+                Target::Service("hippo-pgbouncer"),
+                "select current_user",
+                Duration::from_secs(60),
+            )
+            .expect("a verify-full client gets through the new PgBouncer"),
+        "hippo"
+    );
+    eprintln!(
+        "e2e: PgBouncer rolled to the other Secret's certificate in {:.1?}",
+        rolling.elapsed()
+    );
 }
 
 /// Waits until every instance serves the certificate of serial `serial`.
@@ -291,6 +411,7 @@ fn custom_tls_and_its_rotation() {
         !events.is_empty(),
         "a Warning Event about PgBouncer's certificate"
     );
+    pgbouncer_certificate_rotation(&ca, &client);
 
     // Rotation: the same Secret, a new certificate of the same CA, while a verify-full writer runs.
     let instances: Vec<Instance> = std::iter::once(leader.clone())
@@ -333,13 +454,13 @@ fn custom_tls_and_its_rotation() {
         &format!(r#"{{"spec":{{"customTLSSecret":{{"name":"{NEXT_SECRET}"}}}}}}"#),
     )
     .expect("the spec points at the new Secret");
-    let old: Vec<String> = before.iter().map(|(_, uid, _)| uid.clone()).collect();
+    let old: Vec<String> = before.iter().map(|pod| pod.uid.clone()).collect();
     let (leader, replicas) = wait_for(
         "every instance pod replaced",
         Duration::from_secs(420),
         || {
             let now = identities(NAMESPACE);
-            if now.len() != 2 || now.iter().any(|(_, uid, _)| old.contains(uid)) {
+            if now.len() != 2 || now.iter().any(|pod| old.contains(&pod.uid)) {
                 return Ok(None);
             }
             Ok(hippo::wait_for_roles(NAMESPACE, 1, Duration::from_secs(1)).ok())

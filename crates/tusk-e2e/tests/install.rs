@@ -18,8 +18,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use tusk_e2e::hippo::{self, wait_for_roles};
 use tusk_e2e::{
-    Namespace, OPERATOR_NAMESPACE, OperatorStopped, get_json, install_operator, kubectl, repo_root,
-    require_cluster, wait_for,
+    Namespace, OPERATOR_NAMESPACE, OperatorStopped, PodIdentity, get_json, install_operator,
+    kubectl, pod_identity, repo_root, require_cluster, wait_for,
 };
 
 const SINGLE: &str = "tusk-e2e-install-single";
@@ -408,13 +408,13 @@ fn single_namespace_kustomize_install_reconciles_its_namespace_alone() {
 /// restarts, each StatefulSet with its generation and pod template.
 #[derive(Debug, PartialEq)]
 struct Running {
-    pods: Vec<(String, String, i64)>,
+    pods: Vec<PodIdentity>,
     statefulsets: Vec<(String, i64, Value)>,
 }
 
 fn running(namespace: &str) -> Result<Running> {
     let pods = get_json(namespace, &["pods", "-l", hippo::CLUSTER])?;
-    let mut pods: Vec<(String, String, i64)> = pods["items"]
+    let mut pods: Vec<PodIdentity> = pods["items"]
         .as_array()
         .context("pods")?
         .iter()
@@ -425,25 +425,7 @@ fn running(namespace: &str) -> Result<Running> {
                 .flatten()
                 .any(|owner| owner["kind"] == "StatefulSet")
         })
-        .map(|pod| {
-            let restarts = pod["status"]["containerStatuses"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|status| status["restartCount"].as_i64())
-                .sum();
-            (
-                pod["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                pod["metadata"]["uid"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                restarts,
-            )
-        })
+        .map(pod_identity)
         .collect();
     pods.sort();
     let sets = get_json(namespace, &["statefulsets", "-l", hippo::CLUSTER])?;

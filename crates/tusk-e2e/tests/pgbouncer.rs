@@ -164,22 +164,8 @@ wait"#,
     );
 
     // A new database entry is reloaded (SIGHUP from the sidecar), not restarted: same pod, no restart.
-    let pod_of_pgbouncer = || -> anyhow::Result<(String, i64)> {
-        let pods = pgbouncer_pods()?;
-        let pod = &pods["items"][0];
-        let restarts = pod["status"]["containerStatuses"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c["restartCount"].as_i64())
-            .sum();
-        Ok((
-            pod["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            restarts,
-        ))
+    let pod_of_pgbouncer = || -> anyhow::Result<tusk_e2e::PodIdentity> {
+        Ok(tusk_e2e::pod_identity(&pgbouncer_pods()?["items"][0]))
     };
     let before = pod_of_pgbouncer().expect("PgBouncer's pod");
     tusk_e2e::patch_cluster(NAMESPACE, "hippo", "merge", r#"{"spec":{"proxy":{"pgBouncer":{"config":{"databases":{"*":"host=hippo-primary port=5432","bouncer_alias":"host=hippo-primary port=5432 dbname=hippo"}}}}}}"#)
@@ -276,7 +262,7 @@ exec timeout 20 psql "${uri%/*}/bouncer_alias" -XAtq -c 'select current_database
     // A rolling update under load: a new pod template (the docs' way to restart PgBouncer: an annotation in
     // spec.proxy.pgBouncer.metadata) replaces the pod while a client connects through PgBouncer about ten times a
     // second, a new connection each time; not one attempt may fail.
-    let (old_pod, _) = pod_of_pgbouncer().expect("PgBouncer's pod");
+    let old_pod = pod_of_pgbouncer().expect("PgBouncer's pod").name;
     let load = std::thread::spawn(|| {
         kubectl(&[
             "-n",
