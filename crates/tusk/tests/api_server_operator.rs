@@ -71,6 +71,13 @@ async fn creates_and_heals_the_hippo_services() {
     .await;
     let took = heals_deletion(&bindings, "hippo-instance").await;
     println!("a deleted hippo-instance RoleBinding was back after {took:.2?}");
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
+    eventually("the user's Secret exists", || async {
+        matches!(secrets.get_opt("hippo-pguser-hippo").await, Ok(Some(_)))
+    })
+    .await;
+    let took = heals_deletion(&secrets, "hippo-pguser-hippo").await;
+    println!("a deleted hippo-pguser-hippo Secret was back after {took:.2?}");
 
     let leader_ip = services
         .get("hippo-ha")

@@ -151,14 +151,31 @@ fn controller(
             let cluster = job.labels().get(crate::naming::labels::CLUSTER)?.clone();
             Some(ObjectRef::new(&cluster).within(&job.namespace()?))
         })
-        .owns(scoped::<Secret>(client, namespace), owned)
-        // The user's TLS Secrets are not Tusk's and carry no label: every Secret is watched, and a change
-        // wakes the clusters that reference it (a rotation is loaded within seconds, not at the resync).
+        // The user's TLS Secrets are not Tusk's and carry no label: every Secret is watched, once, and a
+        // change wakes the cluster that owns it and the clusters that reference it (a rotation is loaded
+        // within seconds, not at the resync).
         .watches(
             scoped::<Secret>(client, namespace),
             watcher::Config::default(),
-            move |secret| referencing(&known.state(), &secret),
+            move |secret| {
+                let mut clusters = referencing(&known.state(), &secret);
+                clusters.extend(owner(&secret));
+                clusters
+            },
         )
+}
+
+/// The PostgresCluster that owns `secret`, if one does.
+fn owner(secret: &Secret) -> Option<ObjectRef<DeserializeGuard<PostgresCluster>>> {
+    let namespace = secret.namespace()?;
+    secret
+        .owner_references()
+        .iter()
+        .find(|owner| {
+            owner.kind == <PostgresCluster as kube::Resource>::kind(&())
+                && owner.api_version == <PostgresCluster as kube::Resource>::api_version(&())
+        })
+        .map(|owner| ObjectRef::new(&owner.name).within(&namespace))
 }
 
 /// The clusters of `known` that reference `secret` as their own TLS (`customTLSSecret`,
