@@ -4,6 +4,7 @@
 //! series PGO's alerts and dashboards read) or the user's `queries.yml` from `configuration`. What is built
 //! here is pure; the controller applies it and writes the role (`controller::monitoring`).
 
+pub mod backups_sql;
 pub mod sidecar;
 pub mod sql;
 

@@ -1,14 +1,15 @@
 //! The monitoring role in PostgreSQL: [`MONITORING_USER`] with `pg_monitor` (read every statistics view and
 //! setting, nothing else), its password set by the verifier of the Secret `<c>-monitoring`, JIT off and a
-//! lock timeout so that a scrape never competes with the workload; and the extension of the query statistics
-//! ([`STATEMENTS_LIBRARY`]) in the database the exporter reads. Without the exporter the role stays but cannot
-//! log in (as PGO), and the extension stays.
+//! lock timeout so that a scrape never competes with the workload; the extension of the query statistics
+//! ([`STATEMENTS_LIBRARY`]) in the database the exporter reads; and the function its backup queries read
+//! (`backups_sql`). Without the exporter the role stays but cannot log in (as PGO), and the extension and the
+//! function stay.
 
 use super::{MONITORING_USER, STATEMENTS_LIBRARY};
 use crate::postgres::users::{quote_identifier, quote_literal};
 
 /// The statements that make the role exist and log in with the password whose SCRAM `verifier` the Secret
-/// holds.
+/// holds, then install `monitor.pgbackrest_info()` for it.
 pub fn enable(verifier: &str) -> String {
     let role = quote_identifier(MONITORING_USER);
     let literal = quote_literal(MONITORING_USER);
@@ -22,9 +23,11 @@ ALTER ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION N
 GRANT pg_monitor TO {role};
 ALTER ROLE {role} SET jit TO off;
 ALTER ROLE {role} SET lock_timeout TO '2min';
-CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA public;",
+CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA public;
+{}",
         quote_literal(verifier),
         quote_identifier(STATEMENTS_LIBRARY),
+        super::backups_sql::install(),
     )
 }
 
@@ -64,5 +67,15 @@ mod tests {
         assert!(enable("x'y").contains("PASSWORD 'x''y'"));
         assert!(disable().contains("NOLOGIN"));
         assert_ne!(revision("a"), revision("b"));
+    }
+
+    #[test]
+    fn enabling_installs_the_backup_function_after_the_role() {
+        let sql = enable("v");
+        let role = sql.find("GRANT pg_monitor").expect("the role");
+        let function = sql
+            .find(&crate::monitoring::backups_sql::install())
+            .expect("the function");
+        assert!(role < function);
     }
 }
