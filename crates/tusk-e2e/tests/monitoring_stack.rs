@@ -5,15 +5,17 @@
 //! kubelet (cAdvisor's series of hippo's containers, the volume statistics of its instance volumes, and
 //! PGDiskSize's expression joining those to the instances' pods); every PromQL of the dashboards in
 //! `deploy/monitoring/dashboards` returns series; a statement run in the database `hippo` is in the query
-//! statistics (`pg_stat_statements`, preloaded with the exporter); and with PostgreSQL stopped on the replica (Patroni paused
-//! and the operator stopped, so nothing restarts it), `PGIsUp` fires for that pod and Alertmanager has it.
+//! statistics (`pg_stat_statements`, preloaded with the exporter); the `ccp_backrest_*` series of
+//! `monitor.pgbackrest_info()` agree with `pgbackrest info` on the repository host and come from the primary
+//! only; and with PostgreSQL stopped on the replica (Patroni paused and the operator stopped, so nothing
+//! restarts it), `PGIsUp` fires for that pod and Alertmanager has it.
 
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tusk_e2e::hippo::{self, Instance};
-use tusk_e2e::{OperatorStopped, kubectl, psql_in, repo_root, wait_for};
+use tusk_e2e::{OperatorStopped, kubectl, kubectl_with, pgbackrest, psql_in, repo_root, wait_for};
 
 const NAMESPACE: &str = "tusk-e2e-monitoring-stack";
 
@@ -313,6 +315,149 @@ fn check_kubelet_series(leader: &Instance, replica: &Instance) {
     }
 }
 
+/// The number a query result holds.
+fn value(sample: &Value) -> f64 {
+    sample["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("a number: {sample}"))
+}
+
+/// `monitor.pgbackrest_info()`: the exporter's role gets one row (the repositories' JSON) on the primary and
+/// none on the replica; a role it was not granted to may not run it (even with the schema's `USAGE`; one
+/// transaction that rolls back); the exporter's role cannot run programs itself. Returns how long each of five calls on the primary took, in milliseconds.
+fn check_backup_function(leader: &Instance, replica: &Instance) -> Vec<f64> {
+    let as_exporter = "SET ROLE ccp_monitoring; \
+        SELECT count(*) || ' ' || count(*) FILTER (WHERE data->0->>'name' = 'db') \
+        FROM monitor.pgbackrest_info()";
+    let primary =
+        psql_in(NAMESPACE, &leader.pod, as_exporter).expect("the exporter's role runs it");
+    assert_eq!(primary, "1 1", "one row, stanza db, on the primary");
+    let standby =
+        psql_in(NAMESPACE, &replica.pod, as_exporter).expect("the exporter's role runs it");
+    assert_eq!(standby, "0 0", "no rows on the replica");
+    let denied = psql_in(
+        NAMESPACE,
+        &leader.pod,
+        "CREATE ROLE tusk_e2e_other; GRANT USAGE ON SCHEMA monitor TO tusk_e2e_other; \
+         SET ROLE tusk_e2e_other; SELECT count(*) FROM monitor.pgbackrest_info()",
+    )
+    .expect_err("only ccp_monitoring may run it");
+    assert!(
+        format!("{denied:#}").contains("permission denied for function pgbackrest_info"),
+        "{denied:#}"
+    );
+    let member = psql_in(
+        NAMESPACE,
+        &leader.pod,
+        "SELECT pg_has_role('ccp_monitoring', 'pg_execute_server_program', 'MEMBER')",
+    )
+    .expect("psql");
+    assert_eq!(member, "f", "the exporter's role cannot run programs");
+    let timed = kubectl_with(
+        &[
+            "-n",
+            NAMESPACE,
+            "exec",
+            "-i",
+            &leader.pod,
+            "-c",
+            "database",
+            "--",
+            "psql",
+            "-XAtq",
+        ],
+        Some(&"\\timing on\nSELECT count(*) FROM monitor.pgbackrest_info();\n".repeat(5)),
+    )
+    .expect("psql");
+    let durations: Vec<f64> = timed
+        .lines()
+        .filter_map(|line| line.strip_prefix("Time: "))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert_eq!(durations.len(), 5, "{timed}");
+    durations
+}
+
+/// The `ccp_backrest_*` series of hippo against `pgbackrest info` on its repository host: all from the primary
+/// (stanza `db`, repo `1`); the last full backup completed less than the test's age ago, as long ago as the
+/// repository says; its runtime as the repository says and above 0; its size above 0; the recovery window
+/// from the oldest full backup, above 0.
+fn check_backup_series(leader: &Instance, started: Instant) {
+    let selector = format!("{{kubernetes_namespace=\"{NAMESPACE}\"}}");
+    let since = series(
+        &format!("ccp_backrest_last_full_backup_time_since_completion_seconds{selector}"),
+        Duration::from_secs(300),
+    );
+    let info = series(
+        &format!("ccp_backrest_last_info_backup_runtime_seconds{selector}"),
+        Duration::from_secs(60),
+    );
+    let oldest = series(
+        &format!("ccp_backrest_oldest_full_backup_time_seconds{selector}"),
+        Duration::from_secs(60),
+    );
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+    let backups = pgbackrest::backups(NAMESPACE, "hippo").expect("pgbackrest info");
+    let fulls: Vec<&pgbackrest::Backup> = backups
+        .iter()
+        .filter(|b| b.type_ == "full" && b.repo == 1)
+        .collect();
+    let last = fulls
+        .iter()
+        .max_by_key(|b| b.stopped)
+        .expect("a full backup");
+    let first = fulls
+        .iter()
+        .min_by_key(|b| b.stopped)
+        .expect("a full backup");
+    for sample in since.iter().chain(&info).chain(&oldest) {
+        assert_eq!(
+            label(sample, "pod"),
+            leader.pod,
+            "from the primary only: {sample}"
+        );
+        assert_eq!(label(sample, "stanza"), "db", "{sample}");
+        assert_eq!(label(sample, "repo"), "1", "{sample}");
+    }
+    assert_eq!(since.len(), 1, "{since:?}");
+    let ago = value(&since[0]);
+    let expected = now - last.stopped as f64;
+    assert!(
+        ago > 0.0 && ago < started.elapsed().as_secs_f64(),
+        "the last full backup completed {ago} s ago, during the test"
+    );
+    // The sample is as old as the scrape (5 s here) and the exporter's cache of the query.
+    assert!(
+        (expected - 90.0..=expected + 2.0).contains(&ago),
+        "{ago} s ago; the repository says {expected} s"
+    );
+    let full: Vec<&Value> = info
+        .iter()
+        .filter(|s| label(s, "backup_type") == "full")
+        .collect();
+    assert_eq!(full.len(), 1, "{info:?}");
+    let runtime = value(full[0]);
+    assert_eq!(runtime, (last.stopped - last.started) as f64, "{last:?}");
+    assert!(runtime > 0.0, "the full backup's runtime: {runtime}");
+    let size = query(&format!(
+        "ccp_backrest_last_info_repo_backup_size_bytes{{kubernetes_namespace=\"{NAMESPACE}\",backup_type=\"full\"}}"
+    ))
+    .expect("the size");
+    assert_eq!(size.len(), 1, "{size:?}");
+    assert!(value(&size[0]) > 0.0, "{size:?}");
+    assert_eq!(oldest.len(), 1, "{oldest:?}");
+    assert_eq!(value(&oldest[0]), first.stopped as f64, "{first:?}");
+    let window = query(&format!(
+        "time() - min by (stanza, repo) (ccp_backrest_oldest_full_backup_time_seconds{selector})"
+    ))
+    .expect("the recovery window");
+    assert!(value(&window[0]) > 0.0, "{window:?}");
+}
+
 fn check_instance_series(leader: &Instance, replica: &Instance) {
     let selector = format!("{{kubernetes_namespace=\"{NAMESPACE}\"}}");
     for name in [
@@ -453,6 +598,21 @@ fn prometheus_scrapes_every_instance_and_the_operator_alerts_fire_and_every_dash
     check_instance_series(&leader, replica);
     eprintln!(
         "e2e: both instances scraped with pg_up 1 and ccp_* series {:.1?} after the install",
+        installed.elapsed()
+    );
+    let durations = check_backup_function(&leader, replica);
+    check_backup_series(&leader, started);
+    let scrapes = query(&format!(
+        "pg_exporter_last_scrape_duration_seconds{{kubernetes_namespace=\"{NAMESPACE}\"}}"
+    ))
+    .expect("the exporters' scrape durations");
+    let scrapes: Vec<String> = scrapes
+        .iter()
+        .map(|s| format!("{} {:.3} s", label(s, "role"), value(s)))
+        .collect();
+    eprintln!(
+        "e2e: the ccp_backrest_* series agree with pgbackrest info {:.1?} after the install; \
+         monitor.pgbackrest_info() took {durations:.0?} ms; last scrapes: {scrapes:?}",
         installed.elapsed()
     );
 
