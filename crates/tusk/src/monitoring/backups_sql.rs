@@ -1,4 +1,4 @@
-//! `monitor.pgbackrest_info()` in the database `postgres`: what `pgbackrest --output=json info` says about the
+//! `monitor.pgbackrest_info()` in the database `postgres`: what `pgbackrest info` (JSON) says about the
 //! repositories, for the exporter's `ccp_backrest_*` queries (pgMonitor's function and signature, so that
 //! pgMonitor's own queries run unchanged).
 //!
@@ -18,8 +18,9 @@ use crate::postgres::users::{quote_identifier, quote_literal};
 
 /// The function, as pgMonitor names it.
 pub const FUNCTION: &str = "monitor.pgbackrest_info()";
-/// The command the function runs; nothing is added to it.
-pub const COMMAND: &str = "pgbackrest --output=json info";
+/// The command the function runs; nothing is added to it. It names the stanza: the repository host's pgBackRest
+/// server lets the cluster's certificate in for stanza `db` only, and refuses an `info` of every stanza.
+pub const COMMAND: &str = "pgbackrest --output=json --stanza=db info";
 /// Where the instance's pgBackRest configuration is included from: the function's `config_file` column.
 pub const CONFIG_PATH: &str = "/etc/pgbackrest/conf.d";
 /// The temporary table the command's output goes through.
@@ -71,13 +72,14 @@ mod tests {
         let sql = install();
         assert_eq!(sql.matches("FROM PROGRAM").count(), 1);
         assert!(
-            sql.contains("FROM PROGRAM 'pgbackrest --output=json info'\n"),
+            sql.contains("FROM PROGRAM 'pgbackrest --output=json --stanza=db info'\n"),
             "the command is a literal: {sql}"
         );
         assert!(!sql.contains("EXECUTE format") && !sql.contains("EXECUTE '"));
         assert!(sql.contains("SECURITY DEFINER\n  SET search_path = pg_catalog, pg_temp\n"));
         assert!(sql.contains("RETURNS TABLE(config_file text, data jsonb)"));
         assert!(sql.contains("IF pg_catalog.pg_is_in_recovery() THEN\n    RETURN;"));
+        assert!(COMMAND.contains(&format!(" --stanza={} ", crate::pgbackrest::STANZA)));
     }
 
     #[test]
