@@ -129,6 +129,36 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_backup_queries_run_in_postgres_only_and_reuse_their_result_for_a_minute() {
+        let queries: serde_json::Value = serde_saphyr::from_str(QUERIES).expect("YAML");
+        let backup: Vec<(&String, &serde_json::Value)> = queries
+            .as_object()
+            .expect("a map of queries")
+            .iter()
+            .filter(|(_, body)| {
+                body["query"]
+                    .as_str()
+                    .is_some_and(|q| q.contains(backups_sql::FUNCTION))
+            })
+            .collect();
+        let names: Vec<&str> = backup.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ccp_backrest_last_diff_backup",
+                "ccp_backrest_last_full_backup",
+                "ccp_backrest_last_incr_backup",
+                "ccp_backrest_last_info",
+                "ccp_backrest_oldest_full_backup"
+            ]
+        );
+        for (name, body) in backup {
+            assert_eq!(body["master"], true, "{name}");
+            assert_eq!(body["cache_seconds"], 60, "{name}");
+        }
+    }
+
     /// The series of [`QUERIES`]: `<query>_<column>` of every column that is not a label.
     fn produced_series() -> std::collections::BTreeSet<String> {
         let queries: serde_json::Value = serde_saphyr::from_str(QUERIES).expect("YAML");
