@@ -1,4 +1,5 @@
-//! The monitoring stage: enables the exporter's role in PostgreSQL (`monitoring::sql`) when
+//! The monitoring stage: enables the exporter's role in PostgreSQL (`monitoring::sql`) and installs the
+//! sequence function in every database (`monitoring::sequences`) when
 //! `status.monitoring.exporterConfiguration` (as PGO) differs from what the Secret's verifier calls for, and
 //! disables its login once the exporter is gone from the spec. The sidecar, its Secret and queries are built
 //! and applied with the other objects.
@@ -54,13 +55,16 @@ pub async fn reconcile(
         }),
         done,
     };
-    let statements = match (&wanted, &recorded) {
+    let (statements, in_every_database) = match (&wanted, &recorded) {
         (Some((revision, _)), Some(recorded)) if revision == recorded => {
             return Ok(unchanged(true));
         }
         (None, None) => return Ok(unchanged(true)),
-        (Some((_, verifier)), _) => monitoring::sql::enable(verifier),
-        (None, Some(_)) => monitoring::sql::disable(),
+        (Some((_, verifier)), _) => (
+            monitoring::sql::enable(verifier),
+            Some(monitoring::sequences::install_in_database()),
+        ),
+        (None, Some(_)) => (monitoring::sql::disable(), None),
     };
     let standby = cluster.spec.standby.as_ref().is_some_and(|s| s.enabled);
     if cluster.spec.shutdown == Some(true) || standby {
@@ -68,14 +72,18 @@ pub async fn reconcile(
     }
     let round = async {
         let primary = sql::primary(cluster, objects, leader)?;
-        sql::execute(&primary, &statements).await
+        sql::execute(&primary, &statements).await?;
+        match &in_every_database {
+            Some(statements) => sql::execute_in_every_database(&primary, statements).await,
+            None => Ok(()),
+        }
     };
     match round.await {
         Ok(()) => {
             let (reason, note) = match wanted {
                 Some(_) => (
                     "MonitoringEnabled",
-                    "the exporter's role ccp_monitoring can log in",
+                    "the exporter's role ccp_monitoring can log in and count sequences in every database",
                 ),
                 None => (
                     "MonitoringDisabled",

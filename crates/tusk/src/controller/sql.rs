@@ -183,6 +183,22 @@ pub async fn execute(primary: &Primary, statements: &str) -> Result<(), Error> {
         .map_err(|_| Error::Timeout)?
 }
 
+/// Runs `statements` (one batch) in every database that takes connections on the primary, `template1`
+/// included.
+pub async fn execute_in_every_database(primary: &Primary, statements: &str) -> Result<(), Error> {
+    let round = async {
+        let db = primary.connect("postgres").await?;
+        for database in connectable_databases(&db).await? {
+            let db = primary.connect(&database).await?;
+            db.batch_execute(statements).await?;
+        }
+        Ok::<_, Error>(())
+    };
+    tokio::time::timeout(TIMEOUT, round)
+        .await
+        .map_err(|_| Error::Timeout)?
+}
+
 /// Installs PgBouncer's lookup (`pgbouncer::sql`) on the primary: its role with the password whose SCRAM
 /// `verifier` PgBouncer's Secret holds, then the schema and function in every database that takes
 /// connections.

@@ -5,6 +5,7 @@
 //! here is pure; the controller applies it and writes the role (`controller::monitoring`).
 
 pub mod backups_sql;
+pub mod sequences;
 pub mod sidecar;
 pub mod sql;
 
@@ -157,6 +158,31 @@ mod tests {
             assert_eq!(body["master"], true, "{name}");
             assert_eq!(body["cache_seconds"], 60, "{name}");
         }
+    }
+
+    #[test]
+    fn a_query_run_in_every_database_labels_its_rows_with_the_database() {
+        let queries: serde_json::Value = serde_saphyr::from_str(QUERIES).expect("YAML");
+        let mut everywhere = Vec::new();
+        for (query, body) in queries.as_object().expect("a map of queries") {
+            if body["master"] == true {
+                continue;
+            }
+            let labels: Vec<&String> = body["metrics"]
+                .as_array()
+                .expect(query)
+                .iter()
+                .flat_map(|m| m.as_object().expect("one column"))
+                .filter(|(_, usage)| usage["usage"] == "LABEL")
+                .map(|(column, _)| column)
+                .collect();
+            assert!(
+                labels.iter().any(|c| *c == "dbname"),
+                "{query} runs in every database without a dbname label: set master: true"
+            );
+            everywhere.push(query.as_str());
+        }
+        assert_eq!(everywhere, ["ccp_sequence_exhaustion"]);
     }
 
     /// The series of [`QUERIES`]: `<query>_<column>` of every column that is not a label.

@@ -33,11 +33,7 @@ pub fn container(cluster: &PostgresCluster, exporter: &ExporterSpec, images: &Im
         ..EnvVar::default()
     };
     Container {
-        command: Some(vec![
-            "prometheus-postgres-exporter".into(),
-            format!("--extend.query-path={DIRECTORY}/{QUERIES_FILE}"),
-            format!("--web.listen-address=:{PORT}"),
-        ]),
+        command: Some(command(exporter)),
         env: Some(vec![
             env(
                 "DATA_SOURCE_URI",
@@ -61,6 +57,23 @@ pub fn container(cluster: &PostgresCluster, exporter: &ExporterSpec, images: &Im
         }]),
         ..pods::container(cluster, CONTAINER, images.exporter(cluster))
     }
+}
+
+/// The exporter's command. With Tusk's queries it visits every database (`--auto-discover-databases`; 0.11
+/// skips templates and those that refuse connections) so that `ccp_sequence_exhaustion` covers the users'
+/// databases; Tusk's other queries carry `master: true` and run in `postgres` only. A user's `configuration`
+/// may replace `queries.yml` with queries written for PGO's exporter, which stays in `postgres`: there it
+/// stays in `postgres` too, as their series would collide across databases and fail every scrape.
+fn command(exporter: &ExporterSpec) -> Vec<String> {
+    let mut command = vec![
+        "prometheus-postgres-exporter".into(),
+        format!("--extend.query-path={DIRECTORY}/{QUERIES_FILE}"),
+        format!("--web.listen-address=:{PORT}"),
+    ];
+    if exporter.configuration.as_ref().is_none_or(Vec::is_empty) {
+        command.push("--auto-discover-databases".into());
+    }
+    command
 }
 
 /// The exporter's files, as one projected volume.
@@ -135,6 +148,26 @@ mod tests {
         );
         assert_eq!(container.ports.as_ref().unwrap()[0].container_port, 9187);
         assert!(container.resources.is_some());
+    }
+
+    #[test]
+    fn the_exporter_visits_every_database_with_tusks_queries_only() {
+        let tusks = hippo_with_exporter("");
+        let command = container(&tusks, exporter(&tusks).unwrap(), &Images::default())
+            .command
+            .unwrap();
+        assert_eq!(
+            command.last().map(String::as_str),
+            Some("--auto-discover-databases")
+        );
+        let users = hippo_with_exporter("configuration: [{configMap: {name: my-queries}}]");
+        let command = container(&users, exporter(&users).unwrap(), &Images::default())
+            .command
+            .unwrap();
+        assert!(
+            !command.iter().any(|c| c.contains("auto-discover")),
+            "{command:?}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! (`backups_sql`). Without the exporter the role stays but cannot log in (as PGO), and the extension and the
 //! function stay.
 
-use super::{MONITORING_USER, STATEMENTS_LIBRARY};
+use super::{MONITORING_USER, STATEMENTS_LIBRARY, sequences};
 use crate::postgres::users::{quote_identifier, quote_literal};
 
 /// The statements that make the role exist and log in with the password whose SCRAM `verifier` the Secret
@@ -44,9 +44,10 @@ END $tusk$;",
     )
 }
 
-/// What `status.monitoring.exporterConfiguration` records once the role is enabled with `verifier`.
+/// What `status.monitoring.exporterConfiguration` records once the role is enabled with `verifier` and the
+/// sequence function installed in every database (`sequences`).
 pub fn revision(verifier: &str) -> String {
-    crate::digest::concatenated(&[&enable(verifier)])
+    crate::digest::concatenated(&[&enable(verifier), &sequences::install_in_database()])
 }
 
 #[cfg(test)]
@@ -67,6 +68,11 @@ mod tests {
         assert!(enable("x'y").contains("PASSWORD 'x''y'"));
         assert!(disable().contains("NOLOGIN"));
         assert_ne!(revision("a"), revision("b"));
+        assert_ne!(
+            revision("a"),
+            crate::digest::concatenated(&[&enable("a")]),
+            "clusters enabled before the sequence function get it"
+        );
     }
 
     #[test]
