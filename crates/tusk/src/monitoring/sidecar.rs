@@ -62,8 +62,8 @@ pub fn container(cluster: &PostgresCluster, exporter: &ExporterSpec, images: &Im
 /// The exporter's command. With Tusk's queries it visits every database (`--auto-discover-databases`; 0.11
 /// skips templates and those that refuse connections) so that `ccp_sequence_exhaustion` covers the users'
 /// databases; Tusk's other queries carry `master: true` and run in `postgres` only. A user's `configuration`
-/// may replace `queries.yml` with queries written for PGO's exporter, which stays in `postgres`: there it
-/// stays in `postgres` too, as their series would collide across databases and fail every scrape.
+/// may replace `queries.yml` with queries written for PGO's exporter, which stays in `postgres`; so does
+/// Tusk's then, since such queries, run in several databases, would collide and fail every scrape.
 fn command(exporter: &ExporterSpec) -> Vec<String> {
     let mut command = vec![
         "prometheus-postgres-exporter".into(),
