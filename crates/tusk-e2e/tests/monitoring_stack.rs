@@ -7,8 +7,9 @@
 //! `deploy/monitoring/dashboards` returns series; a statement run in the database `hippo` is in the query
 //! statistics (`pg_stat_statements`, preloaded with the exporter); the `ccp_backrest_*` series of
 //! `monitor.pgbackrest_info()` agree with `pgbackrest info` on the repository host and come from the primary
-//! only; and with PostgreSQL stopped on the replica (Patroni paused and the operator stopped, so nothing
-//! restarts it), `PGIsUp` fires for that pod and Alertmanager has it.
+//! only; a sequence of `hippo` over 75 % used is counted there (not in `postgres`) and raises
+//! PGSequenceExhaustion; and with PostgreSQL stopped on the replica (Patroni paused and the operator stopped,
+//! so nothing restarts it), `PGIsUp` fires for that pod and Alertmanager has it.
 
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -495,6 +496,101 @@ fn check_instance_series(leader: &Instance, replica: &Instance) {
     assert_eq!(recovery[0]["value"][1], "2", "the leader is the primary");
 }
 
+/// PGSequenceExhaustion end to end: a sequence of the user's database `hippo` set past 75 % of its values is
+/// counted in `hippo` on the primary while `postgres` counts none, the exporter visiting every database keeps
+/// both exporters healthy targets without scrape errors, and the alert fires for `hippo`.
+fn check_sequence_exhaustion(leader: &Instance, replica: &Instance) {
+    kubectl(&[
+        "-n",
+        NAMESPACE,
+        "exec",
+        &leader.pod,
+        "-c",
+        "database",
+        "--",
+        "psql",
+        "-XAtq",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        "hippo",
+        "-c",
+        "CREATE SEQUENCE nearly_out MAXVALUE 100",
+        "-c",
+        "SELECT pg_catalog.setval('nearly_out', 80)",
+    ])
+    .expect("a sequence 80 % used in the database hippo");
+    let set = Instant::now();
+    let on_leader = |dbname: &str| {
+        format!(
+            "ccp_sequence_exhaustion_count{{kubernetes_namespace=\"{NAMESPACE}\",pod=\"{}\",dbname=\"{dbname}\"}}",
+            leader.pod
+        )
+    };
+    let hippo = wait_for(
+        "the sequence counted in hippo",
+        Duration::from_secs(60),
+        || {
+            Ok(query(&on_leader("hippo"))?
+                .into_iter()
+                .find(|s| value(s) == 1.0))
+        },
+    )
+    .expect("the primary's exporter counts the sequence in hippo");
+    assert_eq!(label(&hippo, "pg_cluster"), format!("{NAMESPACE}:hippo"));
+    let counted = set.elapsed();
+    let postgres = query(&on_leader("postgres")).expect("the count in postgres");
+    assert_eq!(postgres.len(), 1, "one series for postgres: {postgres:?}");
+    assert_eq!(value(&postgres[0]), 0.0, "postgres has no used-up sequence");
+    let databases: BTreeSet<String> = query(&format!(
+        "ccp_sequence_exhaustion_count{{kubernetes_namespace=\"{NAMESPACE}\",pod=\"{}\"}}",
+        leader.pod
+    ))
+    .expect("the counts")
+    .iter()
+    .map(|s| label(s, "dbname").to_string())
+    .collect();
+    assert_eq!(
+        databases,
+        BTreeSet::from(["hippo".to_string(), "postgres".to_string()]),
+        "every database but the templates"
+    );
+
+    let errors = query(&format!(
+        "pg_exporter_last_scrape_error{{kubernetes_namespace=\"{NAMESPACE}\"}}"
+    ))
+    .expect("the exporters' scrape errors");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors.iter().all(|s| value(s) == 0.0), "{errors:?}");
+    let targets = exporter_targets().expect("the exporter targets");
+    assert!(
+        targets.len() == 2 && targets.iter().all(|(_, health)| health == "up"),
+        "no series collides across databases: {targets:?}"
+    );
+    for instance in [leader, replica] {
+        let logs = kubectl(&["-n", NAMESPACE, "logs", &instance.pod, "-c", "exporter"])
+            .expect("the exporter's log");
+        assert!(
+            !logs.contains("was collected before"),
+            "{}: duplicate series: {logs}",
+            instance.pod
+        );
+    }
+
+    let alert = format!(
+        "ALERTS{{alertname=\"PGSequenceExhaustion\",alertstate=\"firing\",pod=\"{}\"}}",
+        leader.pod
+    );
+    let firing = series(&alert, Duration::from_secs(90));
+    let databases: BTreeSet<&str> = firing.iter().map(|s| label(s, "dbname")).collect();
+    assert_eq!(databases, BTreeSet::from(["hippo"]), "{firing:?}");
+    eprintln!(
+        "e2e: the sequence counted in hippo {counted:.1?} and PGSequenceExhaustion firing {:.1?} after setval \
+         (test rules: {TEST_FOR})",
+        set.elapsed()
+    );
+}
+
 /// A statement of known runtime, run in the database `hippo` on the primary, reaches the exporter's query
 /// statistics with its database, role, text and runtime; both instances preload the library.
 fn check_query_statistics(leader: &Instance, replica: &Instance) {
@@ -621,6 +717,8 @@ fn prometheus_scrapes_every_instance_and_the_operator_alerts_fire_and_every_dash
         "e2e: a statement in hippo is in the query statistics {:.1?} after the install",
         installed.elapsed()
     );
+
+    check_sequence_exhaustion(&leader, replica);
 
     check_kubelet_series(&leader, replica);
     eprintln!(
