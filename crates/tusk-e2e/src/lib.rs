@@ -100,6 +100,11 @@ pub fn kubectl(args: &[&str]) -> Result<String> {
 /// `sql` as `postgres` over the local socket of `pod` in `namespace` (test-side `exec`), stopping at the first
 /// error; psql's output, trimmed.
 pub fn psql_in(namespace: &str, pod: &str, sql: &str) -> Result<String> {
+    psql_in_database(namespace, pod, "postgres", sql)
+}
+
+/// [`psql_in`] in the database `database`.
+pub fn psql_in_database(namespace: &str, pod: &str, database: &str, sql: &str) -> Result<String> {
     Ok(kubectl(&[
         "-n",
         namespace,
@@ -112,6 +117,8 @@ pub fn psql_in(namespace: &str, pod: &str, sql: &str) -> Result<String> {
         "-XAtq",
         "-v",
         "ON_ERROR_STOP=1",
+        "-d",
+        database,
         "-c",
         sql,
     ])?

@@ -230,15 +230,17 @@ fn pgbouncer_certificate_rotation(ca: &Ca, client: &Client) {
         },
     )
     .expect("the condition follows the Secret");
+    let through_pgbouncer = || {
+        client
+            .psql_until_ok(
+                Target::Service("hippo-pgbouncer"),
+                "select current_user",
+                Duration::from_secs(60),
+            )
+            .expect("a verify-full client gets through PgBouncer")
+    };
     let first = wait_for_pgbouncer_serial(0x3002, Duration::from_secs(180));
-    let through = client
-        .psql_until_ok(
-            Target::Service("hippo-pgbouncer"),
-            "select current_user",
-            Duration::from_secs(60),
-        )
-        .expect("a verify-full client gets through PgBouncer");
-    assert_eq!(through, "hippo");
+    assert_eq!(through_pgbouncer(), "hippo");
     eprintln!(
         "e2e: PgBouncer serves a certificate for its Service {:.1?} after the Secret was fixed",
         started.elapsed()
@@ -279,16 +281,7 @@ fn pgbouncer_certificate_rotation(ca: &Ca, client: &Client) {
     .expect("the spec points PgBouncer at another Secret");
     let rolled = wait_for_pgbouncer_serial(0x3004, Duration::from_secs(240));
     assert_ne!(rolled.uid, first.uid, "another Secret rolls PgBouncer");
-    assert_eq!(
-        client
-            .psql_until_ok(
-                Target::Service("hippo-pgbouncer"),
-                "select current_user",
-                Duration::from_secs(60),
-            )
-            .expect("a verify-full client gets through the new PgBouncer"),
-        "hippo"
-    );
+    assert_eq!(through_pgbouncer(), "hippo", "through the new PgBouncer");
     eprintln!(
         "e2e: PgBouncer rolled to the other Secret's certificate in {:.1?}",
         rolling.elapsed()

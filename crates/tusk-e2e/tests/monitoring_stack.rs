@@ -16,7 +16,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 use tusk_e2e::hippo::{self, Instance};
-use tusk_e2e::{OperatorStopped, kubectl, kubectl_with, pgbackrest, psql_in, repo_root, wait_for};
+use tusk_e2e::{
+    OperatorStopped, kubectl, kubectl_with, pgbackrest, psql_in, psql_in_database, repo_root,
+    wait_for,
+};
 
 const NAMESPACE: &str = "tusk-e2e-monitoring-stack";
 
@@ -500,25 +503,12 @@ fn check_instance_series(leader: &Instance, replica: &Instance) {
 /// counted in `hippo` on the primary while `postgres` counts none, the exporter visiting every database keeps
 /// both exporters healthy targets without scrape errors, and the alert fires for `hippo`.
 fn check_sequence_exhaustion(leader: &Instance, replica: &Instance) {
-    kubectl(&[
-        "-n",
+    psql_in_database(
         NAMESPACE,
-        "exec",
         &leader.pod,
-        "-c",
-        "database",
-        "--",
-        "psql",
-        "-XAtq",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-d",
         "hippo",
-        "-c",
-        "CREATE SEQUENCE nearly_out MAXVALUE 100",
-        "-c",
-        "SELECT pg_catalog.setval('nearly_out', 80)",
-    ])
+        "CREATE SEQUENCE nearly_out MAXVALUE 100; SELECT pg_catalog.setval('nearly_out', 80)",
+    )
     .expect("a sequence 80 % used in the database hippo");
     let set = Instant::now();
     let on_leader = |dbname: &str| {
@@ -603,21 +593,12 @@ fn check_query_statistics(leader: &Instance, replica: &Instance) {
             instance.pod
         );
     }
-    kubectl(&[
-        "-n",
+    psql_in_database(
         NAMESPACE,
-        "exec",
         &leader.pod,
-        "-c",
-        "database",
-        "--",
-        "psql",
-        "-XAtq",
-        "-d",
         "hippo",
-        "-c",
         "SELECT pg_catalog.pg_sleep(0.6) AS tusk_e2e_marker",
-    ])
+    )
     .expect("the statement runs in hippo");
     let found = series(
         &format!(

@@ -116,21 +116,12 @@ fn pgbouncer_pools_over_tls_follows_passwords_and_failovers_and_goes_with_the_sp
     )
     .expect("writes through PgBouncer");
     for database in ["hippo", "template1", "postgres"] {
-        let functions = kubectl(&[
-            "-n",
+        let functions = tusk_e2e::psql_in_database(
             NAMESPACE,
-            "exec",
             &leader.pod,
-            "-c",
-            "database",
-            "--",
-            "psql",
-            "-XAtq",
-            "-d",
             database,
-            "-c",
             "select count(*) from pg_proc where proname = 'get_auth'",
-        ])
+        )
         .expect("psql in the database");
         assert_eq!(functions.trim(), "1", "the lookup function in {database}");
     }
