@@ -125,9 +125,7 @@ pub async fn wal_archiving(primary: &Primary) -> Result<WalArchivingStatus, Erro
             last_failed_time: time(4),
         })
     };
-    tokio::time::timeout(TIMEOUT, round)
-        .await
-        .map_err(|_| Error::Timeout)?
+    within_timeout(round).await
 }
 
 /// Makes every user and database of `wanted` exist on the primary (`postgres::users`); on PostgreSQL 15 and
@@ -166,9 +164,7 @@ pub async fn users(
         }
         Ok::<_, Error>(plan.rejected_options)
     };
-    tokio::time::timeout(TIMEOUT, round)
-        .await
-        .map_err(|_| Error::Timeout)?
+    within_timeout(round).await
 }
 
 /// Runs `statements` (one batch) in the database `postgres` on the primary.
@@ -178,9 +174,7 @@ pub async fn execute(primary: &Primary, statements: &str) -> Result<(), Error> {
         db.batch_execute(statements).await?;
         Ok::<_, Error>(())
     };
-    tokio::time::timeout(TIMEOUT, round)
-        .await
-        .map_err(|_| Error::Timeout)?
+    within_timeout(round).await
 }
 
 /// Runs `statements` (one batch) in every database that takes connections on the primary, `template1`
@@ -188,15 +182,9 @@ pub async fn execute(primary: &Primary, statements: &str) -> Result<(), Error> {
 pub async fn execute_in_every_database(primary: &Primary, statements: &str) -> Result<(), Error> {
     let round = async {
         let db = primary.connect("postgres").await?;
-        for database in connectable_databases(&db).await? {
-            let db = primary.connect(&database).await?;
-            db.batch_execute(statements).await?;
-        }
-        Ok::<_, Error>(())
+        in_every_database(primary, &db, statements).await
     };
-    tokio::time::timeout(TIMEOUT, round)
-        .await
-        .map_err(|_| Error::Timeout)?
+    within_timeout(round).await
 }
 
 /// Installs PgBouncer's lookup (`pgbouncer::sql`) on the primary: its role with the password whose SCRAM
@@ -206,33 +194,41 @@ pub async fn install_pgbouncer(primary: &Primary, verifier: &str) -> Result<(), 
     let round = async {
         let db = primary.connect("postgres").await?;
         db.batch_execute(&pgbouncer::sql::role(verifier)).await?;
-        for database in connectable_databases(&db).await? {
-            let db = primary.connect(&database).await?;
-            db.batch_execute(&pgbouncer::sql::install_in_database())
-                .await?;
-        }
-        Ok::<_, Error>(())
+        in_every_database(primary, &db, &pgbouncer::sql::install_in_database()).await
     };
-    tokio::time::timeout(TIMEOUT, round)
-        .await
-        .map_err(|_| Error::Timeout)?
+    within_timeout(round).await
 }
 
 /// Removes PgBouncer's lookup from every database, then its role.
 pub async fn remove_pgbouncer(primary: &Primary) -> Result<(), Error> {
     let round = async {
         let db = primary.connect("postgres").await?;
-        for database in connectable_databases(&db).await? {
-            let db = primary.connect(&database).await?;
-            db.batch_execute(&pgbouncer::sql::uninstall_in_database())
-                .await?;
-        }
+        in_every_database(primary, &db, &pgbouncer::sql::uninstall_in_database()).await?;
         db.batch_execute(&pgbouncer::sql::drop_role()).await?;
         Ok::<_, Error>(())
     };
+    within_timeout(round).await
+}
+
+/// `round` (one stage's SQL), given up after [`TIMEOUT`].
+async fn within_timeout<T>(round: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
     tokio::time::timeout(TIMEOUT, round)
         .await
         .map_err(|_| Error::Timeout)?
+}
+
+/// Runs `statements` (one batch) in every database that takes connections, listed through `postgres` (a
+/// connection to the database `postgres`).
+async fn in_every_database(
+    primary: &Primary,
+    postgres: &tokio_postgres::Client,
+    statements: &str,
+) -> Result<(), Error> {
+    for database in connectable_databases(postgres).await? {
+        let db = primary.connect(&database).await?;
+        db.batch_execute(statements).await?;
+    }
+    Ok(())
 }
 
 /// The databases that take connections (`template1` among them; not `template0`).
